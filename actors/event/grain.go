@@ -1,0 +1,97 @@
+package event
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/plexushq/plexus/actors/client"
+	"github.com/plexushq/plexus/actors/relay"
+	"github.com/plexushq/plexus/actors/store"
+	pb "github.com/plexushq/plexus/proto/plexus/v1"
+)
+
+// HistorySize is how many emits a grain keeps for resume.
+const HistorySize = 256
+
+// Deps are what an event grain needs from its node.
+type Deps struct {
+	Store       store.Store
+	Logger      *slog.Logger
+	IdleTimeout time.Duration // passivate after this long idle with no interest
+}
+
+// Props returns the props of the event grain for identity.
+func Props(d Deps, identity string) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newGrain(d, identity) })
+}
+
+type grain struct {
+	d        Deps
+	log      *slog.Logger
+	app      string
+	name     string
+	epoch    uint64
+	seq      uint64
+	history  []*pb.Delivery
+	dedup    *dedup
+	interest relay.Interests
+	failed   error
+}
+
+func newGrain(d Deps, identity string) *grain {
+	app, name := client.SplitIdentity(identity)
+	lg := d.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	return &grain{d: d, app: app, name: name, log: lg.With("grain_kind", client.KindEvent, "grain_id", identity), dedup: newDedup(1024)}
+}
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ep, err := g.d.Store.Acquire(c, store.Key{Kind: client.KindEvent, App: g.app, ID: g.name})
+		if err != nil {
+			g.failed = err
+			g.log.Warn("activation failed to take ownership", "err", err)
+			ctx.Poison(ctx.Self())
+			return
+		}
+		g.epoch = ep
+		if g.d.IdleTimeout > 0 {
+			ctx.SetReceiveTimeout(g.d.IdleTimeout)
+		}
+	case *pb.EventEmit:
+		if g.failed != nil {
+			ctx.Respond(&pb.EventEmitReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: g.failed.Error()}})
+			return
+		}
+		if r, ok := g.dedup.get(m.IdempotencyKey); ok {
+			ctx.Respond(r)
+			return
+		}
+		g.seq++
+		d := &pb.Delivery{Kind: client.KindEvent, App: g.app, Name: g.name, Action: "emit", Data: m.Data, HasData: m.HasData, Origin: m.Origin, Epoch: g.epoch, Seq: g.seq}
+		if len(g.history) == HistorySize {
+			copy(g.history, g.history[1:])
+			g.history = g.history[:HistorySize-1]
+		}
+		g.history = append(g.history, d)
+		g.interest.Send(ctx, d)
+		r := &pb.EventEmitReply{Epoch: g.epoch, Seq: g.seq}
+		g.dedup.put(m.IdempotencyKey, r)
+		ctx.Respond(r)
+	case *pb.Interest:
+		g.interest.Apply(m)
+		ctx.Respond(&pb.InterestReply{})
+	case *actor.ReceiveTimeout:
+		if g.interest.Len() == 0 {
+			ctx.Poison(ctx.Self())
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	json "github.com/goccy/go-json"
+
+	"github.com/plexushq/plexus/actors/client"
+	"github.com/plexushq/plexus/actors/relay"
+	"github.com/plexushq/plexus/actors/store"
+	pb "github.com/plexushq/plexus/proto/plexus/v1"
+)
+
+// Deps are what a record grain needs from its node.
+type Deps struct {
+	Store          store.Store
+	Logger         *slog.Logger
+	MaxRecordBytes int           // default 1 MiB
+	IdleTimeout    time.Duration // passivate after this long idle with no interest
+	StoreTimeout   time.Duration // bound on one Store call, default 5 s
+}
+
+// Props returns the props of the record grain for identity (app/name).
+func Props(d Deps, identity string) *actor.Props {
+	if d.MaxRecordBytes <= 0 {
+		d.MaxRecordBytes = 1 << 20
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = 5 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return newGrain(d, identity) })
+}
+
+// keepKeys is how many idempotency keys a record persists with its data, so
+// a retried write is recognised even after the grain moved.
+const keepKeys = 32
+
+// envelope is the persisted form: the record data plus recent write keys.
+type envelope struct {
+	Data json.RawMessage `json:"d"`
+	Keys []appliedKey    `json:"k,omitempty"`
+}
+
+type appliedKey struct {
+	Key     string `json:"k"`
+	Version int32  `json:"v"`
+}
+
+type grain struct {
+	d        Deps
+	log      *slog.Logger
+	key      store.Key
+	app      string
+	name     string
+	epoch    uint64
+	st       State
+	keys     []appliedKey
+	interest relay.Interests
+	failed   error
+}
+
+func newGrain(d Deps, identity string) *grain {
+	app, name := client.SplitIdentity(identity)
+	return &grain{d: d, app: app, name: name, key: store.Key{Kind: client.KindRecord, App: app, ID: name},
+		log: d.Logger.With("grain_kind", client.KindRecord, "grain_id", identity)}
+}
+
+func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
+}
+
+// activate takes ownership (epoch) and loads the stored record.
+func (g *grain) activate() error {
+	c, cancel := g.storeCtx()
+	defer cancel()
+	ep, err := g.d.Store.Acquire(c, g.key)
+	if err != nil {
+		return err
+	}
+	g.epoch = ep
+	doc, ok, err := g.d.Store.Get(c, g.key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		g.st = State{}
+		return nil
+	}
+	var env envelope
+	if err := json.Unmarshal(doc.Data, &env); err != nil {
+		return err
+	}
+	g.st = State{Exists: true, Version: int32(doc.Version - 1), Data: []byte(env.Data)}
+	g.keys = env.Keys
+	return nil
+}
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if err := g.activate(); err != nil {
+			g.failed = err
+			g.log.Warn("activation failed", "err", err)
+			ctx.Poison(ctx.Self())
+			return
+		}
+		if g.d.IdleTimeout > 0 {
+			ctx.SetReceiveTimeout(g.d.IdleTimeout)
+		}
+	case *pb.RecordRead:
+		ctx.Respond(g.read(ctx, m))
+	case *pb.RecordWrite:
+		ctx.Respond(g.write(ctx, m))
+	case *pb.RecordDelete:
+		ctx.Respond(g.delete(ctx, m))
+	case *pb.Interest:
+		g.interest.Apply(m)
+		ctx.Respond(&pb.InterestReply{})
+	case *actor.ReceiveTimeout:
+		if g.interest.Len() == 0 {
+			ctx.Poison(ctx.Self())
+		}
+	}
+}
+
+// failure turns a Store error into a reply error; a fenced write stops this
+// (stale) activation so the caller's retry reaches the current owner.
+func (g *grain) failure(ctx actor.Context, err error, reason pb.ErrorReason) *pb.Error {
+	switch {
+	case g.failed != nil && (errors.Is(g.failed, store.ErrUnavailable) || errors.Is(g.failed, context.DeadlineExceeded)):
+		return &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STORAGE_UNAVAILABLE, Message: g.failed.Error()}
+	case g.failed != nil, errors.Is(err, store.ErrFenced):
+		if g.failed == nil {
+			g.failed = err
+			g.log.Warn("fenced by a newer activation; stopping", "epoch", g.epoch)
+			ctx.Poison(ctx.Self())
+		}
+		return &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: "stale activation"}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STORAGE_UNAVAILABLE, Message: err.Error()}
+	default:
+		g.log.Error("store failure", "err", err)
+		return &pb.Error{Reason: reason, Message: err.Error()}
+	}
+}
+
+func (g *grain) persist(st State, keys []appliedKey) error {
+	c, cancel := g.storeCtx()
+	defer cancel()
+	expect := int64(0)
+	if g.st.Exists {
+		expect = int64(g.st.Version) + 1
+	}
+	if !st.Exists {
+		if !g.st.Exists {
+			return nil
+		}
+		return g.d.Store.Delete(c, g.key, g.epoch, expect)
+	}
+	data, err := json.Marshal(envelope{Data: st.Data, Keys: keys})
+	if err != nil {
+		return err
+	}
+	return g.d.Store.Put(c, g.key, g.epoch, expect, store.Doc{Version: int64(st.Version) + 1, Data: data})
+}
+
+func (g *grain) read(ctx actor.Context, m *pb.RecordRead) *pb.RecordReadReply {
+	if g.failed != nil {
+		return &pb.RecordReadReply{Error: g.failure(ctx, g.failed, 0)}
+	}
+	created := false
+	if m.Create && !g.st.Exists {
+		st, _ := Create(g.st)
+		if err := g.persist(st, g.keys); err != nil {
+			return &pb.RecordReadReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
+		}
+		g.st = st
+		created = true
+	}
+	if !g.st.Exists {
+		return &pb.RecordReadReply{Exists: false, Version: -1}
+	}
+	return &pb.RecordReadReply{Exists: true, Version: g.st.Version, Data: g.st.Data, Created: created}
+}
+
+func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply {
+	if g.failed != nil {
+		return &pb.RecordWriteReply{Error: g.failure(ctx, g.failed, 0)}
+	}
+	for _, k := range g.keys {
+		if k.Key == m.IdempotencyKey {
+			return &pb.RecordWriteReply{Version: k.Version}
+		}
+	}
+	w := Write{Transport: Transport(m.Transport), Version: m.Version, HasVersion: m.HasVersion, Path: m.Path, HasPath: m.HasPath, Erase: m.Erase}
+	if !m.Erase {
+		w.Data = m.Data
+	}
+	st, err := Apply(g.st, w, g.d.MaxRecordBytes)
+	if err != nil {
+		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: g.st.Version, CurrentData: g.currentData()}
+	}
+	keys := append(g.keys, appliedKey{Key: m.IdempotencyKey, Version: st.Version})
+	if len(keys) > keepKeys {
+		keys = append([]appliedKey(nil), keys[len(keys)-keepKeys:]...)
+	}
+	if err := g.persist(st, keys); err != nil {
+		return &pb.RecordWriteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
+	}
+	g.st, g.keys = st, keys
+	d := &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Version: st.Version, Origin: m.Origin, Epoch: g.epoch, Seq: uint64(st.Version)}
+	if m.HasPath {
+		d.Action, d.Path, d.HasPath = "patch", m.Path, true
+		if !m.Erase {
+			d.Data, d.HasData = m.Data, true
+		}
+	} else {
+		d.Action, d.Data, d.HasData = "update", st.Data, true
+	}
+	g.interest.Send(ctx, d)
+	return &pb.RecordWriteReply{Version: st.Version}
+}
+
+func (g *grain) currentData() []byte {
+	if !g.st.Exists {
+		return []byte("{}")
+	}
+	return g.st.Data
+}
+
+func (g *grain) delete(ctx actor.Context, m *pb.RecordDelete) *pb.RecordDeleteReply {
+	if g.failed != nil {
+		return &pb.RecordDeleteReply{Error: g.failure(ctx, g.failed, 0)}
+	}
+	if !g.st.Exists {
+		return &pb.RecordDeleteReply{}
+	}
+	st := Delete(g.st)
+	if err := g.persist(st, nil); err != nil {
+		return &pb.RecordDeleteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_DELETE_ERROR)}
+	}
+	g.st, g.keys = st, nil
+	g.interest.Send(ctx, &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Action: "delete", Origin: m.Origin, Epoch: g.epoch})
+	return &pb.RecordDeleteReply{}
+}
+
+// writeReason maps a state machine error to its canonical reason.
+func writeReason(err error) pb.ErrorReason {
+	switch {
+	case errors.Is(err, ErrVersionExists):
+		return pb.ErrorReason_ERROR_REASON_VERSION_EXISTS
+	case errors.Is(err, ErrInvalidVersion):
+		return pb.ErrorReason_ERROR_REASON_INVALID_VERSION
+	case errors.Is(err, ErrInvalidData):
+		return pb.ErrorReason_ERROR_REASON_INVALID_MESSAGE_DATA
+	default: // ErrNotApplicable, ErrTooLarge
+		return pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR
+	}
+}

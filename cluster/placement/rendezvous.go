@@ -1,0 +1,29 @@
+package placement
+
+import (
+	"hash/fnv"
+
+	"github.com/asynkron/protoactor-go/cluster"
+)
+
+// owner picks the member that owns identity among members hosting kind, by
+// rendezvous hashing (highest FNV-1a of member address and identity). It
+// returns nil when no member hosts kind.
+func owner(members []*cluster.Member, kind, identity string) *cluster.Member {
+	var best *cluster.Member
+	var bestScore uint64
+	for _, m := range members {
+		if !m.HasKind(kind) {
+			continue
+		}
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(m.Address()))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(identity))
+		s := h.Sum64()
+		if best == nil || s > bestScore || (s == bestScore && m.Address() < best.Address()) {
+			best, bestScore = m, s
+		}
+	}
+	return best
+}
