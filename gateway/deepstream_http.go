@@ -111,7 +111,7 @@ func openAuthAccepts(authData []byte) bool {
 		return true
 	}
 	var s string
-	return json.Unmarshal(u, &s) == nil
+	return len(u) > 0 && u[0] == '"' && json.Unmarshal(u, &s) == nil
 }
 
 // runCommand executes one validated command for app.

@@ -60,7 +60,18 @@ type option struct {
 	usage string
 	get   func(c *embed.Config) string
 	set   func(c *embed.Config, v string) error
+	bool  bool
 }
+
+// flagValue holds a flag's raw string; boolFlag lets "--x" mean "--x=true".
+type flagValue struct {
+	v      string
+	isBool bool
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(v string) error { f.v = v; return nil }
+func (f *flagValue) IsBoolFlag() bool   { return f.isBool }
 
 func str(p func(c *embed.Config) *string) (func(*embed.Config) string, func(*embed.Config, string) error) {
 	return func(c *embed.Config) string { return *p(c) }, func(c *embed.Config, v string) error { *p(c) = v; return nil }
@@ -69,7 +80,7 @@ func str(p func(c *embed.Config) *string) (func(*embed.Config) string, func(*emb
 func options() []option {
 	o := func(name, usage string, p func(c *embed.Config) *string) option {
 		g, s := str(p)
-		return option{name, usage, g, s}
+		return option{name: name, usage: usage, get: g, set: s}
 	}
 	return []option{
 		o("http", "client + admin HTTP listener", func(c *embed.Config) *string { return &c.HTTPAddr }),
@@ -79,14 +90,14 @@ func options() []option {
 		o("advertise-host", "host other nodes use to reach this one (default: bind host)", func(c *embed.Config) *string { return &c.AdvertiseHost }),
 		{"join", "comma-separated gossip addresses of existing nodes",
 			func(c *embed.Config) string { return strings.Join(c.Join, ",") },
-			func(c *embed.Config, v string) error { c.Join = splitList(v); return nil }},
+			func(c *embed.Config, v string) error { c.Join = splitList(v); return nil }, false},
 		{"bootstrap-expect", "number of Raft voters to wait for before bootstrapping",
 			func(c *embed.Config) string { return strconv.Itoa(c.BootstrapExpect) },
 			func(c *embed.Config, v string) error {
 				n, err := strconv.Atoi(v)
 				c.BootstrapExpect = n
 				return err
-			}},
+			}, false},
 		o("node-name", "stable node name (also the Raft server id)", func(c *embed.Config) *string { return &c.NodeName }),
 		o("data-dir", "Raft log/snapshots, Pebble files, generated credentials", func(c *embed.Config) *string { return &c.DataDir }),
 		o("store", "pebble or a postgres:// URL; a multi-node cluster needs Postgres", func(c *embed.Config) *string { return &c.Store }),
@@ -96,7 +107,7 @@ func options() []option {
 				b, err := strconv.ParseBool(v)
 				c.AllowLocalStore = b
 				return err
-			}},
+			}, true},
 		o("admin-token", "bearer token for /admin/v1/ (default: generated, printed once, saved in the data dir)", func(c *embed.Config) *string { return &c.AdminToken }),
 		o("profile", "production or test (fast failure detection)", func(c *embed.Config) *string { return &c.Profile }),
 		o("log-level", "debug, info, warn or error", func(c *embed.Config) *string { return &c.LogLevel }),
@@ -124,9 +135,11 @@ func loadConfig(args []string, stderr io.Writer) (embed.Config, error) {
 	opts := options()
 	fs := flag.NewFlagSet("plexus serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	vals := map[string]*string{}
+	vals := map[string]*flagValue{}
 	for _, o := range opts {
-		vals[o.name] = fs.String(o.name, o.get(&cfg), o.usage+" (env "+envName(o.name)+")")
+		v := &flagValue{v: o.get(&cfg), isBool: o.bool}
+		vals[o.name] = v
+		fs.Var(v, o.name, o.usage+" (env "+envName(o.name)+")")
 	}
 	configPath := fs.String("config", os.Getenv("PLEXUS_CONFIG"), "YAML config file (keys as the flag names)")
 	if err := fs.Parse(args); err != nil {
@@ -176,7 +189,7 @@ func loadConfig(args []string, stderr io.Writer) (embed.Config, error) {
 	var ferr error
 	fs.Visit(func(f *flag.Flag) {
 		if o, ok := byName[f.Name]; ok && ferr == nil {
-			if err := o.set(&cfg, *vals[f.Name]); err != nil {
+			if err := o.set(&cfg, vals[f.Name].v); err != nil {
 				ferr = fmt.Errorf("--%s: %w", f.Name, err)
 			}
 		}
