@@ -39,7 +39,7 @@ type Node struct {
 	prov  *membership.Provider
 	look  *placement.Lookup
 	grain *client.Client
-	relay *relay.Relay
+	relay atomic.Pointer[relay.Relay] // set after the cluster starts; read by topology callbacks
 	gw    *gateway.Server
 
 	httpLn     net.Listener
@@ -136,15 +136,17 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.grain = client.New(placement.NewClient(n.look, placement.DefaultClientConfig()))
 	// The relay must exist before the first topology event reaches the lookup.
 	n.look.OnTopology(func(joined, left []string) {
-		if n.relay != nil {
-			n.relay.Reregister()
+		if r := n.relay.Load(); r != nil {
+			r.Reregister()
 		}
 	})
 	n.cl.StartMember() // panics on failure; recovered above
-	if n.relay, err = relay.New(n.sys, n.grain, lg); err != nil {
+	rl, err := relay.New(n.sys, n.grain, lg)
+	if err != nil {
 		return n, err
 	}
-	n.relay.Reregister()
+	n.relay.Store(rl)
+	rl.Reregister()
 
 	gw, err := gateway.New(gateway.Config{
 		Addr: cfg.HTTPAddr, Listener: httpLn, MaxMessageBytes: cfg.MaxMessageBytes, MaxNameBytes: cfg.MaxNameBytes,
@@ -185,7 +187,7 @@ func (n *Node) AdminToken() string { return n.adminToken }
 func (n *Node) Client() *client.Client { return n.grain }
 
 // Relay returns the node relay (tests use it).
-func (n *Node) Relay() *relay.Relay { return n.relay }
+func (n *Node) Relay() *relay.Relay { return n.relay.Load() }
 
 // Lookup returns the identity lookup (tests use it).
 func (n *Node) Lookup() *placement.Lookup { return n.look }
@@ -217,8 +219,8 @@ func (n *Node) Stop(ctx context.Context) error {
 			}
 			cancel()
 		}
-		if n.relay != nil {
-			n.relay.Stop()
+		if r := n.relay.Load(); r != nil {
+			r.Stop()
 		}
 		if n.prov != nil {
 			errs = append(errs, n.prov.Shutdown(false))

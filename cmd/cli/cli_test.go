@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Precedence is defaults < file < env < flags, and every flag has an env var.
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plexus.yaml")
+	if err := os.WriteFile(file, []byte("http: 127.0.0.1:1111\ngossip: 127.0.0.1:2222\nnode-name: from-file\njoin: [a:1, b:2]\nallow-local-store: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PLEXUS_GOSSIP", "127.0.0.1:3333")
+	t.Setenv("PLEXUS_NODE_NAME", "from-env")
+	cfg, err := loadConfig([]string{"--config", file, "--node-name", "from-flag", "--bootstrap-expect", "3"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:1111" || cfg.GossipAddr != "127.0.0.1:3333" || cfg.NodeName != "from-flag" || cfg.BootstrapExpect != 3 {
+		t.Fatalf("precedence: %+v", cfg)
+	}
+	if len(cfg.Join) != 2 || cfg.Join[1] != "b:2" || !cfg.AllowLocalStore {
+		t.Fatalf("file values: join=%v allow=%v", cfg.Join, cfg.AllowLocalStore)
+	}
+	if cfg.RaftAddr != "127.0.0.1:8300" {
+		t.Fatalf("default raft: %s", cfg.RaftAddr)
+	}
+}
+
+func TestConfigRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("no-such-key: 1\n"), 0o600)
+	for _, args := range [][]string{
+		{"--bootstrap-expect", "x"},
+		{"--allow-local-store=maybe"},
+		{"--config", bad},
+		{"--config", filepath.Join(dir, "missing.yaml")},
+		{"stray"},
+	} {
+		if _, err := loadConfig(args, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+	t.Setenv("PLEXUS_BOOTSTRAP_EXPECT", "many")
+	if _, err := loadConfig(nil, io.Discard); err == nil {
+		t.Error("bad env accepted")
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	for _, o := range options() {
+		if n := envName(o.name); n[:7] != "PLEXUS_" {
+			t.Fatal(n)
+		}
+	}
+	if envName("bootstrap-expect") != "PLEXUS_BOOTSTRAP_EXPECT" {
+		t.Fatal(envName("bootstrap-expect"))
+	}
+}
