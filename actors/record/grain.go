@@ -199,8 +199,10 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 			return &pb.RecordWriteReply{Version: k.Version}
 		}
 	}
-	w := Write{Transport: Transport(m.Transport), Version: m.Version, HasVersion: m.HasVersion, Path: m.Path, HasPath: m.HasPath, Erase: m.Erase}
-	if !m.Erase {
+	// A path write without data is an ERASE (proto3 cannot tell "" from absent).
+	erase := m.Erase || (m.HasPath && len(m.Data) == 0)
+	w := Write{Transport: Transport(m.Transport), Version: m.Version, HasVersion: m.HasVersion, Path: m.Path, HasPath: m.HasPath, Erase: erase}
+	if !erase {
 		w.Data = m.Data
 	}
 	st, err := Apply(g.st, w, g.d.MaxRecordBytes)
@@ -218,7 +220,7 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 	d := &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Version: st.Version, Origin: m.Origin, Epoch: g.epoch, Seq: uint64(st.Version)}
 	if m.HasPath {
 		d.Action, d.Path, d.HasPath = "patch", m.Path, true
-		if !m.Erase {
+		if !erase {
 			d.Data, d.HasData = m.Data, true
 		}
 	} else {
