@@ -22,7 +22,17 @@ type Deps struct {
 	MaxRecordBytes int           // default 1 MiB
 	IdleTimeout    time.Duration // passivate after this long idle with no interest
 	StoreTimeout   time.Duration // bound on one Store call, default 5 s
+	// VerifyReads makes every answer that reveals state without writing it
+	// (reads, heads, version conflicts, deletes of missing records) first
+	// check the Store still holds the version this activation holds. With a
+	// shared store and several nodes this keeps a stale activation (a paused
+	// node that resumed) from answering from memory: it stops instead and
+	// the caller retries on the current owner. Single-node Pebble needs none.
+	VerifyReads bool
 }
+
+// errStaleCache means the Store moved on without this activation.
+var errStaleCache = errors.New("record: stored version differs from the activation's: stale activation")
 
 // Props returns the props of the record grain for identity (app/name).
 func Props(d Deps, identity string) *actor.Props {
@@ -136,7 +146,7 @@ func (g *grain) failure(ctx actor.Context, err error, reason pb.ErrorReason) *pb
 	switch {
 	case g.failed != nil && (errors.Is(g.failed, store.ErrUnavailable) || errors.Is(g.failed, context.DeadlineExceeded)):
 		return &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STORAGE_UNAVAILABLE, Message: g.failed.Error()}
-	case g.failed != nil, errors.Is(err, store.ErrFenced):
+	case g.failed != nil, errors.Is(err, store.ErrFenced), errors.Is(err, errStaleCache):
 		if g.failed == nil {
 			g.failed = err
 			g.log.Warn("fenced by a newer activation; stopping", "epoch", g.epoch)
@@ -184,6 +194,11 @@ func (g *grain) read(ctx actor.Context, m *pb.RecordRead) *pb.RecordReadReply {
 		g.st = st
 		created = true
 	}
+	if !created {
+		if err := g.verify(); err != nil {
+			return &pb.RecordReadReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_STORAGE_UNAVAILABLE)}
+		}
+	}
 	if !g.st.Exists {
 		return &pb.RecordReadReply{Exists: false, Version: -1}
 	}
@@ -207,6 +222,11 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 	}
 	st, err := Apply(g.st, w, g.d.MaxRecordBytes)
 	if err != nil {
+		if errors.Is(err, ErrVersionExists) || errors.Is(err, ErrInvalidVersion) {
+			if verr := g.verify(); verr != nil {
+				return &pb.RecordWriteReply{Error: g.failure(ctx, verr, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
+			}
+		}
 		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: g.st.Version, CurrentData: g.currentData()}
 	}
 	keys := append(g.keys, appliedKey{Key: m.IdempotencyKey, Version: st.Version})
@@ -230,6 +250,24 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 	return &pb.RecordWriteReply{Version: st.Version}
 }
 
+// verify checks, when VerifyReads is on, that the Store still holds the
+// version this activation holds.
+func (g *grain) verify() error {
+	if !g.d.VerifyReads {
+		return nil
+	}
+	c, cancel := g.storeCtx()
+	defer cancel()
+	doc, ok, err := g.d.Store.Get(c, g.key)
+	if err != nil {
+		return err
+	}
+	if ok != g.st.Exists || (ok && doc.Version != int64(g.st.Version)+1) {
+		return errStaleCache
+	}
+	return nil
+}
+
 func (g *grain) currentData() []byte {
 	if !g.st.Exists {
 		return []byte("{}")
@@ -242,6 +280,9 @@ func (g *grain) delete(ctx actor.Context, m *pb.RecordDelete) *pb.RecordDeleteRe
 		return &pb.RecordDeleteReply{Error: g.failure(ctx, g.failed, 0)}
 	}
 	if !g.st.Exists {
+		if err := g.verify(); err != nil {
+			return &pb.RecordDeleteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_DELETE_ERROR)}
+		}
 		return &pb.RecordDeleteReply{}
 	}
 	st := Delete(g.st)

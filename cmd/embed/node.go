@@ -98,7 +98,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	rcfg := remote.Configure(rhost, rport, ropts...)
 
-	deps := record.Deps{Store: n.store, Logger: lg, MaxRecordBytes: cfg.MaxRecordBytes, IdleTimeout: cfg.GrainIdle}
+	// A shared store with other nodes writing it: answers must be checked
+	// against it (see record.Deps.VerifyReads).
+	shared := strings.HasPrefix(cfg.Store, "postgres")
+	deps := record.Deps{Store: n.store, Logger: lg, MaxRecordBytes: cfg.MaxRecordBytes, IdleTimeout: cfg.GrainIdle, VerifyReads: shared}
 	edeps := event.Deps{Store: n.store, Logger: lg, IdleTimeout: cfg.GrainIdle}
 	factories := map[string]placement.Factory{
 		client.KindRecord: func(id string) *actor.Props { return record.Props(deps, id) },
