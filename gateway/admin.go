@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -25,6 +26,10 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx, path string) {
 	if !s.adminAuthorized(ctx) {
 		s.log.Info("admin request refused: missing or wrong admin token", "path", path)
 		writeJSONError(ctx, fasthttp.StatusUnauthorized, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, "missing or wrong admin token", "")
+		return
+	}
+	if strings.HasPrefix(path, "/admin/v1/apps") && (len(path) == len("/admin/v1/apps") || path[len("/admin/v1/apps")] == '/') {
+		s.handleApps(ctx, path[len("/admin/v1/apps"):])
 		return
 	}
 	switch path {

@@ -71,6 +71,7 @@ func (s *Server) handleDeepstreamHTTP(ctx *fasthttp.RequestCtx, path string) {
 		return
 	}
 
+	s.usage.add(app.ID, uint64(len(batch.Commands)))
 	rctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	results := make([]codec.Result, len(batch.Commands))

@@ -61,7 +61,9 @@ type Config struct {
 	Backend         Backend
 	Apps            Apps
 	Cluster         Cluster
-	Logger          *slog.Logger
+	// Admin serves the apps part of the admin API; nil answers 501.
+	Admin  Admin
+	Logger *slog.Logger
 }
 
 // Server is the HTTP gateway.
@@ -71,6 +73,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	ln      net.Listener
 	metrics *metrics
+	usage   usage
 	idemPfx string
 	idemSeq atomic.Uint64
 	wg      sync.WaitGroup

@@ -22,10 +22,11 @@ type Meta struct {
 	Port     int      `json:"port"`            // protoactor remote port
 	Kinds    []string `json:"kinds,omitempty"` // grain kinds hosted
 	Role     string   `json:"role"`
-	Name     string   `json:"name,omitempty"`      // stable node name (Raft server id)
-	RaftAddr string   `json:"raft_addr,omitempty"` // Raft transport address
-	HTTPAddr string   `json:"http,omitempty"`      // gateway address
-	Expect   int      `json:"expect,omitempty"`    // --bootstrap-expect
+	Name     string   `json:"name,omitempty"`       // stable node name (Raft server id)
+	RaftAddr string   `json:"raft_addr,omitempty"`  // Raft transport address
+	HTTPAddr string   `json:"http,omitempty"`       // gateway address
+	Expect   int      `json:"expect,omitempty"`     // --bootstrap-expect
+	Raft     bool     `json:"raft_state,omitempty"` // this node's data dir holds Raft state
 }
 
 func (m Meta) encode() ([]byte, error) {

@@ -49,6 +49,7 @@ type Provider struct {
 	joined  bool
 	stopped bool
 
+	del      *delegate
 	changed  chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -112,7 +113,8 @@ func (p *Provider) start(c *cluster.Cluster, role string) error {
 		return err
 	}
 	mlc.Name = self.ID
-	mlc.Delegate = &delegate{meta: meta}
+	p.del = &delegate{meta: meta}
+	mlc.Delegate = p.del
 	mlc.Events = &events{p: p}
 
 	p.mu.Lock()
@@ -354,6 +356,26 @@ func (p *Provider) viewLocked(suspect map[string]bool) []Member {
 	return out
 }
 
+// UpdateMeta changes this node's advertised metadata (for example: Raft
+// state now exists) and gossips it. It must not be called from a memberlist
+// callback.
+func (p *Provider) UpdateMeta(fn func(m *Meta)) error {
+	p.mu.Lock()
+	fn(&p.self)
+	self := p.self
+	ml := p.ml
+	p.mu.Unlock()
+	b, err := self.encode()
+	if err != nil {
+		return err
+	}
+	if p.del == nil || ml == nil {
+		return errors.New("membership: not started")
+	}
+	p.del.set(b)
+	return ml.UpdateNode(time.Second)
+}
+
 // Leave announces a graceful leave and waits for it to propagate (at most
 // timeout). Grains keep running; call this before stopping them.
 func (p *Provider) Leave(timeout time.Duration) error {
@@ -388,13 +410,24 @@ func (p *Provider) Shutdown(graceful bool) error {
 }
 
 // delegate serves our node meta to memberlist.
-type delegate struct{ meta []byte }
+type delegate struct {
+	mu   sync.Mutex
+	meta []byte
+}
 
 func (d *delegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.meta) > limit {
 		return nil
 	}
 	return d.meta
+}
+
+func (d *delegate) set(b []byte) {
+	d.mu.Lock()
+	d.meta = b
+	d.mu.Unlock()
 }
 func (d *delegate) NotifyMsg([]byte)                           {}
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }

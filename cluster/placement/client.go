@@ -14,7 +14,8 @@ import (
 type ClientConfig struct {
 	// PerAttempt bounds one send/reply round trip.
 	PerAttempt time.Duration
-	// DefaultTimeout applies when the caller's context has no deadline.
+	// DefaultTimeout bounds a whole call (all attempts) when the caller's
+	// context has no earlier deadline.
 	DefaultTimeout time.Duration
 	// BackoffBase and BackoffMax bound the jittered exponential backoff.
 	BackoffBase time.Duration
@@ -79,7 +80,7 @@ func (c *Client) Request(ctx context.Context, kind, identity string, msg proto.M
 			return nil, ErrMissingIdempotencyKey
 		}
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.cfg.DefaultTimeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
 		defer cancel()

@@ -35,6 +35,8 @@ func Main(args []string) int {
 		return 0
 	case "admin":
 		return admin(args[1:])
+	case "bench":
+		return bench(args[1:])
 	case "help", "-h", "--help":
 		usage(os.Stdout)
 		return 0
@@ -50,6 +52,7 @@ func usage(w io.Writer) {
 commands:
   serve     run a node (plexus serve --help lists the flags)
   admin     call the admin API (plexus admin cluster)
+  bench     load-test a node (plexus bench records --help lists the flags)
   version   print the version
 `)
 }

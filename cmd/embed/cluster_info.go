@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"time"
 
 	"github.com/plexushq/plexus/cluster/membership"
 )
@@ -21,6 +22,19 @@ type memberView struct {
 	Placed bool     `json:"placed"`
 }
 
+type raftView struct {
+	Leader    string   `json:"leader"`
+	Voters    []string `json:"voters"`
+	Nonvoters []string `json:"nonvoters"`
+}
+
+type leaseView struct {
+	MemberID   string `json:"member_id"`
+	Held       bool   `json:"held"`
+	ValidUntil string `json:"valid_until,omitempty"`
+	Fenced     bool   `json:"fenced"`
+}
+
 type clusterView struct {
 	Self     string                      `json:"self"`
 	Members  []memberView                `json:"members"`
@@ -37,6 +51,22 @@ func (c *clusterInfo) View(ctx context.Context) (any, error) {
 		placed[m.Id] = true
 	}
 	v := clusterView{Self: n.cfg.NodeName, Grains: map[string]map[string]int64{}, Sessions: map[string]int64{}}
+	leader, _ := n.meta.Node().Leader()
+	rv := raftView{Leader: leader, Voters: []string{}, Nonvoters: []string{}}
+	if st, err := n.meta.Node().Stats(); err == nil {
+		for _, s := range st.Voters {
+			rv.Voters = append(rv.Voters, s.ID)
+		}
+		for _, s := range st.NonVoters {
+			rv.Nonvoters = append(rv.Nonvoters, s.ID)
+		}
+	}
+	v.Raft = rv
+	lv := leaseView{MemberID: n.sys.ID, Held: n.meta.HoldsLease(), Fenced: n.fenced.Load()}
+	if lv.Held {
+		lv.ValidUntil = n.meta.LeaseValidUntil().UTC().Format(time.RFC3339Nano)
+	}
+	v.Lease = lv
 	for _, m := range n.prov.Members() {
 		mv := memberView{Name: m.Name, ID: m.ID, Gossip: m.Gossip, Remote: remoteAddr(m), Raft: m.RaftAddr, HTTP: m.HTTPAddr, Status: m.Status, Kinds: m.Kinds, Placed: placed[m.ID]}
 		if mv.Kinds == nil {
@@ -76,8 +106,14 @@ func (c *clusterInfo) Ready(ctx context.Context) (bool, string) {
 	if n.stopped.Load() {
 		return false, "stopping"
 	}
+	if n.fenced.Load() {
+		return false, "fenced: lease lost"
+	}
 	if !n.prov.Joined() {
 		return false, "not joined"
+	}
+	if !n.meta.HoldsLease() {
+		return false, "no lease"
 	}
 	if err := n.store.Ping(ctx); err != nil {
 		return false, "store unreachable"

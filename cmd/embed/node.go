@@ -25,25 +25,30 @@ import (
 	"github.com/plexushq/plexus/actors/relay"
 	"github.com/plexushq/plexus/actors/store"
 	"github.com/plexushq/plexus/cluster/membership"
+	"github.com/plexushq/plexus/cluster/metadata"
 	"github.com/plexushq/plexus/cluster/placement"
 	"github.com/plexushq/plexus/gateway"
 )
 
 // Node is one running Plexus node.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	store store.Store
-	sys   *actor.ActorSystem
-	cl    *cluster.Cluster
-	prov  *membership.Provider
-	look  *placement.Lookup
-	grain *client.Client
-	relay atomic.Pointer[relay.Relay] // set after the cluster starts; read by topology callbacks
-	gw    *gateway.Server
+	cfg    Config
+	log    *slog.Logger
+	store  store.Store
+	sys    *actor.ActorSystem
+	cl     *cluster.Cluster
+	prov   *membership.Provider
+	look   *placement.Lookup
+	grain  *client.Client
+	meta   *metadata.Service
+	fenced atomic.Bool
+	relay  atomic.Pointer[relay.Relay] // set after the cluster starts; read by topology callbacks
+	gw     *gateway.Server
 
 	httpLn     net.Listener
 	adminToken string
+	wg         sync.WaitGroup
+	quit       chan struct{}
 	stopOnce   sync.Once
 	stopErr    error
 	stopped    atomic.Bool
@@ -60,7 +65,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		lg = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
 	lg = lg.With("node", cfg.NodeName)
-	n = &Node{cfg: cfg, log: lg, errc: make(chan error, 1)}
+	n = &Node{cfg: cfg, log: lg, errc: make(chan error, 1), quit: make(chan struct{})}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("embed: start panicked: %v", r)
@@ -80,6 +85,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if n.store, err = store.Open(ctx, cfg.Store, cfg.DataDir, store.Options{Logger: lg}); err != nil {
 		return n, fmt.Errorf("embed: store: %w", err)
+	}
+
+	if n.meta, err = newMetadata(cfg, lg, n.fence); err != nil {
+		return n, fmt.Errorf("embed: raft: %w", err)
+	}
+	if err := n.meta.StartRaft(); err != nil {
+		return n, fmt.Errorf("embed: raft: %w", err)
 	}
 
 	n.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -124,7 +136,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	mcfg.Seeds = cfg.Join
 	mcfg.Profile = cfg.Profile
 	mcfg.Logger = lg
-	mcfg.Meta = membership.Meta{Role: membership.RoleMember, Name: cfg.NodeName, RaftAddr: cfg.RaftAddr, HTTPAddr: httpLn.Addr().String(), Expect: cfg.BootstrapExpect}
+	mcfg.Meta = membership.Meta{Role: membership.RoleMember, Name: cfg.NodeName, RaftAddr: n.meta.RaftAddr(), HTTPAddr: httpLn.Addr().String(), Expect: cfg.BootstrapExpect, Raft: n.meta.HasState()}
+	// Placement set = alive members holding an unexpired lease (notes §1 item 5).
+	mcfg.Filter = func(m membership.Meta) bool { return n.meta.Placeable(m.ID) }
 	if n.prov, err = membership.New(mcfg); err != nil {
 		return n, err
 	}
@@ -144,6 +158,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	})
 	n.cl.StartMember() // panics on failure; recovered above
+	if err := n.meta.Start(n.sys, n.prov); err != nil {
+		return n, fmt.Errorf("embed: raft: %w", err)
+	}
 	rl, err := relay.New(n.sys, n.grain, lg)
 	if err != nil {
 		return n, err
@@ -154,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	gw, err := gateway.New(gateway.Config{
 		Addr: cfg.HTTPAddr, Listener: httpLn, MaxMessageBytes: cfg.MaxMessageBytes, MaxNameBytes: cfg.MaxNameBytes,
 		RequestTimeout: cfg.RequestTimeout, AdminToken: n.adminToken,
-		Backend: n.grain, Apps: staticApps{}, Cluster: (*clusterInfo)(n), Logger: lg,
+		Backend: n.grain, Apps: (*apps)(n), Admin: (*admin)(n), Cluster: (*clusterInfo)(n), Logger: lg,
 	})
 	if err != nil {
 		return n, err
@@ -163,6 +180,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, fmt.Errorf("embed: http: %w", err)
 	}
 	n.gw = gw
+	n.wg.Add(1)
+	go n.ensureDefaultApp()
 	lg.Info("node started", "http", gw.Addr(), "gossip", n.prov.GossipAddr(), "remote", n.sys.Address(), "member_id", n.sys.ID, "store", storeKind(cfg.Store))
 	return n, nil
 }
@@ -195,6 +214,12 @@ func (n *Node) Relay() *relay.Relay { return n.relay.Load() }
 // Lookup returns the identity lookup (tests use it).
 func (n *Node) Lookup() *placement.Lookup { return n.look }
 
+// DefaultAppID returns the id of the app named "default" ("" until it exists).
+func (n *Node) DefaultAppID() string {
+	app, _ := n.meta.State().AppByName("default")
+	return app.ID
+}
+
 // Err reports fatal errors after start.
 func (n *Node) Err() <-chan error { return n.errc }
 
@@ -224,6 +249,16 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 		if r := n.relay.Load(); r != nil {
 			r.Stop()
+		}
+		close(n.quit)
+		n.wg.Wait()
+		if n.meta != nil {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			if n.cl != nil && !n.fenced.Load() {
+				n.meta.Release(rctx)
+			}
+			cancel()
+			errs = append(errs, n.meta.Stop(ctx))
 		}
 		if n.prov != nil {
 			errs = append(errs, n.prov.Shutdown(false))
@@ -263,14 +298,4 @@ func adminToken(cfg Config, lg *slog.Logger) (string, error) {
 	// Printed once, to stdout, never through the logger.
 	fmt.Fprintf(os.Stdout, "plexus: generated admin token (saved in %s): %s\n", p, tok)
 	return tok, nil
-}
-
-// staticApps serves the single default app until Raft metadata holds apps.
-type staticApps struct{}
-
-func (staticApps) Resolve(apiKey string) (gateway.App, bool) {
-	if apiKey == "" {
-		return gateway.App{ID: "default"}, true
-	}
-	return gateway.App{}, false
 }

@@ -160,7 +160,7 @@ func TestClusterRelayFanOutSurvivesGrainMove(t *testing.T) {
 	name := ""
 	for i := 0; i < 200 && name == ""; i++ {
 		cand := fmt.Sprintf("news-%d", i)
-		if strings.HasSuffix(c.Nodes[0].Lookup().Owner("event", "default/"+cand), addrPort(c, 2)) {
+		if strings.HasSuffix(c.Nodes[0].Lookup().Owner("event", c.App()+"/"+cand), addrPort(c, 2)) {
 			name = cand
 		}
 	}
@@ -168,7 +168,7 @@ func TestClusterRelayFanOutSurvivesGrainMove(t *testing.T) {
 		t.Fatal("no event name owned by node2")
 	}
 	a, b := newSink(), newSink()
-	topic := relay.Topic{Kind: "event", App: "default", Name: name}
+	topic := relay.Topic{Kind: "event", App: c.App(), Name: name}
 	defer c.Nodes[0].Relay().Subscribe(topic, "session-a", a)()
 	defer c.Nodes[0].Relay().Subscribe(topic, "session-b", b)()
 
@@ -185,7 +185,7 @@ func TestClusterRelayFanOutSurvivesGrainMove(t *testing.T) {
 	// Origin is skipped: session-a emits, only session-b hears it.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	if _, err := c.Nodes[0].Client().EventEmit(ctx, &pb.EventEmit{IdempotencyKey: "k2", App: "default", Name: name, Data: []byte("2"), HasData: true, Origin: "session-a"}); err != nil {
+	if _, err := c.Nodes[0].Client().EventEmit(ctx, &pb.EventEmit{IdempotencyKey: "k2", App: c.App(), Name: name, Data: []byte("2"), HasData: true, Origin: "session-a"}); err != nil {
 		t.Fatal(err)
 	}
 	b.wait(t, 2)
@@ -194,7 +194,7 @@ func TestClusterRelayFanOutSurvivesGrainMove(t *testing.T) {
 	c.WaitMembers(2, 10*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 3; ; i++ {
-		_, err := c.Nodes[1].Client().EventEmit(ctx, &pb.EventEmit{IdempotencyKey: fmt.Sprintf("k%d", i), App: "default", Name: name, Data: []byte("3"), HasData: true})
+		_, err := c.Nodes[1].Client().EventEmit(ctx, &pb.EventEmit{IdempotencyKey: fmt.Sprintf("k%d", i), App: c.App(), Name: name, Data: []byte("3"), HasData: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,13 @@ type Cluster struct {
 // Option adjusts each node's config before start.
 type Option func(i int, c *embed.Config)
 
+// WithLogs sends every node's logs (info and up) to w as well.
+func WithLogs(w io.Writer) Option {
+	return func(i int, c *embed.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test_node", c.NodeName)
+	}
+}
+
 // WithStore makes every node use store (for example a postgres:// URL).
 func WithStore(store string) Option {
 	return func(_ int, c *embed.Config) { c.Store = store }
@@ -69,8 +76,26 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		c.mu.Unlock()
 	}
 	c.WaitMembers(n, 15*time.Second)
+	c.waitDefaultApp(15 * time.Second)
 	return c
 }
+
+// waitDefaultApp waits until every node knows the default app.
+func (c *Cluster) waitDefaultApp(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, n := range c.Live() {
+		for n.DefaultAppID() == "" {
+			if time.Now().After(deadline) {
+				c.t.Fatal("no default app")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// App returns the default app's id.
+func (c *Cluster) App() string { return c.Live()[0].DefaultAppID() }
 
 func nodeLogger(t testing.TB, name string) *slog.Logger {
 	var w io.Writer = io.Discard

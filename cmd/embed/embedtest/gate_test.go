@@ -1,6 +1,7 @@
 package embedtest_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ func TestMembershipNoTopologyBeforeJoin(t *testing.T) {
 	cfg.AllowLocalStore = true
 	cfg.AdminToken = "tok"
 	cfg.Join = []string{"127.0.0.1:" + itoa(procs.FreePort(t))}
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	n, err := embed.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +38,9 @@ func TestMembershipNoTopologyBeforeJoin(t *testing.T) {
 	if st != 503 || !strings.Contains(body, "not joined") {
 		t.Fatalf("/readyz: %d %s", st, body)
 	}
+	// Without a Raft cluster there is no app either: nothing is served.
 	st, body = embedtest.Do(t, http.MethodPost, "http://"+n.HTTPAddr()+"/api", "application/json", `{"body":[{"topic":"record","action":"head","recordName":"x"}]}`, "")
-	if st != 200 || !strings.Contains(body, `"success":false`) {
+	if st == 200 && !strings.Contains(body, `"success":false`) {
 		t.Fatalf("a request with no placement must fail, got %d %s", st, body)
 	}
 }
@@ -66,4 +69,3 @@ func TestClusterRefusesLocalStore(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

@@ -243,6 +243,131 @@ func (x *GrainCountsResponse) GetCounts() map[string]int64 {
 	return nil
 }
 
+// MetadataApply forwards one encoded Raft command (cluster/fsm.Command) to
+// the metadata actor of the node believed to be the Raft leader.
+type MetadataApply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       []byte                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetadataApply) Reset() {
+	*x = MetadataApply{}
+	mi := &file_plexus_v1_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetadataApply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetadataApply) ProtoMessage() {}
+
+func (x *MetadataApply) ProtoReflect() protoreflect.Message {
+	mi := &file_plexus_v1_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetadataApply.ProtoReflect.Descriptor instead.
+func (*MetadataApply) Descriptor() ([]byte, []int) {
+	return file_plexus_v1_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MetadataApply) GetCommand() []byte {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+type MetadataApplyReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// result is the encoded cluster/fsm.Result when the command was applied.
+	Result []byte `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	// not_leader: the receiver is not the leader; leader_id/leader_addr name
+	// the leader it knows of, if any.
+	NotLeader     bool   `protobuf:"varint,2,opt,name=not_leader,json=notLeader,proto3" json:"not_leader,omitempty"`
+	LeaderId      string `protobuf:"bytes,3,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	LeaderAddr    string `protobuf:"bytes,4,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
+	Error         *Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetadataApplyReply) Reset() {
+	*x = MetadataApplyReply{}
+	mi := &file_plexus_v1_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetadataApplyReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetadataApplyReply) ProtoMessage() {}
+
+func (x *MetadataApplyReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plexus_v1_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetadataApplyReply.ProtoReflect.Descriptor instead.
+func (*MetadataApplyReply) Descriptor() ([]byte, []int) {
+	return file_plexus_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MetadataApplyReply) GetResult() []byte {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *MetadataApplyReply) GetNotLeader() bool {
+	if x != nil {
+		return x.NotLeader
+	}
+	return false
+}
+
+func (x *MetadataApplyReply) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *MetadataApplyReply) GetLeaderAddr() string {
+	if x != nil {
+		return x.LeaderAddr
+	}
+	return ""
+}
+
+func (x *MetadataApplyReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_plexus_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_plexus_v1_cluster_proto_rawDesc = "" +
@@ -264,7 +389,17 @@ const file_plexus_v1_cluster_proto_rawDesc = "" +
 	"\x06counts\x18\x01 \x03(\v2*.plexus.v1.GrainCountsResponse.CountsEntryR\x06counts\x1a9\n" +
 	"\vCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B5Z3github.com/plexushq/plexus/proto/plexus/v1;plexusv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\")\n" +
+	"\rMetadataApply\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\fR\acommand\"\xb1\x01\n" +
+	"\x12MetadataApplyReply\x12\x16\n" +
+	"\x06result\x18\x01 \x01(\fR\x06result\x12\x1d\n" +
+	"\n" +
+	"not_leader\x18\x02 \x01(\bR\tnotLeader\x12\x1b\n" +
+	"\tleader_id\x18\x03 \x01(\tR\bleaderId\x12\x1f\n" +
+	"\vleader_addr\x18\x04 \x01(\tR\n" +
+	"leaderAddr\x12&\n" +
+	"\x05error\x18\x05 \x01(\v2\x10.plexus.v1.ErrorR\x05errorB5Z3github.com/plexushq/plexus/proto/plexus/v1;plexusv1b\x06proto3"
 
 var (
 	file_plexus_v1_cluster_proto_rawDescOnce sync.Once
@@ -278,23 +413,26 @@ func file_plexus_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_plexus_v1_cluster_proto_rawDescData
 }
 
-var file_plexus_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_plexus_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_plexus_v1_cluster_proto_goTypes = []any{
 	(*ActivationRequest)(nil),   // 0: plexus.v1.ActivationRequest
 	(*ActivationResponse)(nil),  // 1: plexus.v1.ActivationResponse
 	(*GrainCountsRequest)(nil),  // 2: plexus.v1.GrainCountsRequest
 	(*GrainCountsResponse)(nil), // 3: plexus.v1.GrainCountsResponse
-	nil,                         // 4: plexus.v1.GrainCountsResponse.CountsEntry
-	(*Error)(nil),               // 5: plexus.v1.Error
+	(*MetadataApply)(nil),       // 4: plexus.v1.MetadataApply
+	(*MetadataApplyReply)(nil),  // 5: plexus.v1.MetadataApplyReply
+	nil,                         // 6: plexus.v1.GrainCountsResponse.CountsEntry
+	(*Error)(nil),               // 7: plexus.v1.Error
 }
 var file_plexus_v1_cluster_proto_depIdxs = []int32{
-	5, // 0: plexus.v1.ActivationResponse.error:type_name -> plexus.v1.Error
-	4, // 1: plexus.v1.GrainCountsResponse.counts:type_name -> plexus.v1.GrainCountsResponse.CountsEntry
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 0: plexus.v1.ActivationResponse.error:type_name -> plexus.v1.Error
+	6, // 1: plexus.v1.GrainCountsResponse.counts:type_name -> plexus.v1.GrainCountsResponse.CountsEntry
+	7, // 2: plexus.v1.MetadataApplyReply.error:type_name -> plexus.v1.Error
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_plexus_v1_cluster_proto_init() }
@@ -309,7 +447,7 @@ func file_plexus_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plexus_v1_cluster_proto_rawDesc), len(file_plexus_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
