@@ -230,6 +230,9 @@ func serve(args []string) int {
 	case err := <-node.Err():
 		fmt.Fprintln(os.Stderr, "plexus:", err)
 		code = 1
+		if errors.Is(err, embed.ErrFenced) {
+			code = embed.ExitFenced // a supervisor restarts us under a new member id
+		}
 	}
 	// Hard deadline for the whole shutdown.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -62,3 +62,29 @@ func TestEnvNames(t *testing.T) {
 		t.Fatal(envName("bootstrap-expect"))
 	}
 }
+
+func TestAdminCommandLines(t *testing.T) {
+	cases := []struct {
+		args         []string
+		method, path string
+		body         string
+		ok           bool
+	}{
+		{[]string{"cluster"}, "GET", "/admin/v1/cluster", "", true},
+		{[]string{"apps", "list"}, "GET", "/admin/v1/apps?per_page=1000", "", true},
+		{[]string{"apps", "create", "shop"}, "POST", "/admin/v1/apps", `{"name":"shop"}`, true},
+		{[]string{"apps", "get", "a/b"}, "GET", "/admin/v1/apps/a%2Fb", "", true},
+		{[]string{"apps", "disable", "x"}, "PATCH", "/admin/v1/apps/x", `{"disabled":true}`, true},
+		{[]string{"apps", "rotate", "x", "key", "secret"}, "POST", "/admin/v1/apps/x/rotate", `{"kinds":["key","secret"]}`, true},
+		{[]string{"apps", "create"}, "", "", "", false},
+		{[]string{"apps", "rotate", "x"}, "", "", "", false},
+		{[]string{"nope"}, "", "", "", false},
+		{nil, "", "", "", false},
+	}
+	for _, c := range cases {
+		m, p, b, ok := adminRequest(c.args)
+		if ok != c.ok || m != c.method || p != c.path || string(b) != c.body {
+			t.Errorf("%v: %s %s %s %v", c.args, m, p, b, ok)
+		}
+	}
+}

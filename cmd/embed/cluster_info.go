@@ -115,6 +115,9 @@ func (c *clusterInfo) Ready(ctx context.Context) (bool, string) {
 	if !n.meta.HoldsLease() {
 		return false, "no lease"
 	}
+	if !n.defaultApp.Load() {
+		return false, "default app not created yet"
+	}
 	if err := n.store.Ping(ctx); err != nil {
 		return false, "store unreachable"
 	}

@@ -103,6 +103,7 @@ func (n *Node) ensureDefaultApp() {
 			continue // read it back from the local FSM next tick
 		}
 		n.writeDefaultApp(app)
+		n.defaultApp.Store(true)
 		return
 	}
 }

@@ -42,8 +42,10 @@ type Node struct {
 	grain  *client.Client
 	meta   *metadata.Service
 	fenced atomic.Bool
-	relay  atomic.Pointer[relay.Relay] // set after the cluster starts; read by topology callbacks
-	gw     *gateway.Server
+	// defaultApp is set once the default app exists (created by any node).
+	defaultApp atomic.Bool
+	relay      atomic.Pointer[relay.Relay] // set after the cluster starts; read by topology callbacks
+	gw         *gateway.Server
 
 	httpLn     net.Listener
 	adminToken string
