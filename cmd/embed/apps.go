@@ -106,6 +106,11 @@ func (a *admin) UpdateApp(ctx context.Context, id string, p gateway.AppPatch) (g
 	if err != nil {
 		return gateway.AdminApp{}, fmt.Errorf("%w: %v", gateway.ErrAdminInvalid, err)
 	}
+	return a.applyThenView(ctx, id, cmd)
+}
+
+// applyThenView commits cmd and returns app id as this node now sees it.
+func (a *admin) applyThenView(ctx context.Context, id string, cmd fsm.Command) (gateway.AdminApp, error) {
 	if _, err := a.apply(ctx, cmd); err != nil {
 		return gateway.AdminApp{}, err
 	}
@@ -130,12 +135,5 @@ func (a *admin) RotateApp(ctx context.Context, id string, kinds []string) (gatew
 	if err != nil {
 		return gateway.AdminApp{}, fmt.Errorf("%w: %v", gateway.ErrAdminInvalid, err)
 	}
-	if _, err := a.apply(ctx, cmd); err != nil {
-		return gateway.AdminApp{}, err
-	}
-	v, ok := a.view(id)
-	if !ok {
-		return v, gateway.ErrAdminNotFound
-	}
-	return v, nil
+	return a.applyThenView(ctx, id, cmd)
 }
