@@ -27,7 +27,9 @@ type app struct {
 	PubKey   string `json:"publisher_key"`
 }
 
-func (a app) String() string { return strings.Join([]string{a.ID, a.Name, a.Key, a.Secret, a.AppToken, a.SubKey, a.PubKey}, "|") }
+func (a app) String() string {
+	return strings.Join([]string{a.ID, a.Name, a.Key, a.Secret, a.AppToken, a.SubKey, a.PubKey}, "|")
+}
 
 type raftInfo struct {
 	Raft struct {

@@ -273,3 +273,40 @@ func Do(ctx context.Context, method, url, contentType string, body []byte, token
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
 }
+
+// Ready reports whether the node answers 200 on /readyz right now.
+func (n *Node) Ready(ctx context.Context) bool {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, _, err := Do(c, http.MethodGet, n.URL()+"/readyz", "", nil, "")
+	return err == nil && st == 200
+}
+
+// AwaitReady polls /readyz until it answers 200 or timeout passes. Unlike
+// WaitReady it returns an error instead of failing the test, so goroutines
+// other than the test's (a nemesis) may call it.
+func (n *Node) AwaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if !n.Running() {
+			return fmt.Errorf("%s is not running", n.Name)
+		}
+		if n.Ready(context.Background()) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %v", n.Name, timeout)
+}
+
+// RepoRoot returns the module root (the nearest directory above the working
+// directory holding go.mod), or "" when there is none.
+func RepoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
