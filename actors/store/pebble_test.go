@@ -153,8 +153,8 @@ func TestStorePebbleCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() }) // if we fail before the kill
-	puts := map[int]int64{}  // writer → highest acknowledged version
-	logs := map[int]uint64{} // writer → highest acknowledged seq
+	puts := map[int]int64{}                  // writer → highest acknowledged version
+	logs := map[int]uint64{}                 // writer → highest acknowledged seq
 	sc := bufio.NewScanner(stdout)
 	lines, killed := 0, false
 	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
