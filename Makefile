@@ -50,7 +50,7 @@ test-race:
 	@mkdir -p $(TMP) && rm -f $(TMP)/race.*
 	$(GO) build -race -o bin/plexus-race ./cmd/plexus
 	PLEXUS_BIN=$(CURDIR)/bin/plexus-race PLEXUS_RACE=1 GORACE="exitcode=0 log_path=$(TMP)/race" \
-		$(GO) test -tags e2e -count=1 -timeout 15m -run 'TestE2ESpine' ./test/e2e/
+		$(GO) test -tags e2e -count=1 -timeout 15m -run 'TestE2ESpine|TestE2ERaftApps' ./test/e2e/
 	$(GO) run ./test/racecheck $(TMP)/race
 
 test-e2e: build
