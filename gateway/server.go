@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/plexushq/plexus/gateway/codec"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
@@ -218,6 +219,13 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, path string) string {
 	case strings.HasPrefix(path, "/stream/0/"):
 		notImplemented(ctx, "app streams")
 		return "appstreams"
+	case strings.HasPrefix(path, "/debug/pprof"):
+		if !s.adminAuthorized(ctx) {
+			writeJSONError(ctx, fasthttp.StatusUnauthorized, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, "missing or wrong admin token", "")
+			return "admin"
+		}
+		pprofhandler.PprofHandler(ctx)
+		return "admin"
 	case strings.HasPrefix(path, "/admin/"):
 		s.handleAdmin(ctx, path)
 		return "admin"

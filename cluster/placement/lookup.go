@@ -175,12 +175,18 @@ func (l *Lookup) Self() string {
 
 // gone returns a channel closed once address is no longer in the view.
 func (l *Lookup) goneCh(address string) <-chan struct{} {
+	l.mu.RLock()
+	ch, ok := l.gone[address]
+	l.mu.RUnlock()
+	if ok {
+		return ch
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ch, ok := l.gone[address]; ok {
 		return ch
 	}
-	ch := make(chan struct{})
+	ch = make(chan struct{})
 	present := false
 	for _, m := range l.members {
 		if m.Address() == address {
