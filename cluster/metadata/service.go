@@ -51,7 +51,10 @@ type Service struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// mu guards stopping; wg.Add happens only under mu while not stopping.
+	mu       sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
 	stop   sync.Once
 	booted atomic.Bool
 	// lastBootErr is only touched by the loop goroutine.
@@ -188,7 +191,14 @@ func (s *Service) receive(ctx actor.Context) {
 	}
 	sender := ctx.Sender()
 	// Apply blocks on Raft: run it off the actor goroutine, owned by the service.
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		ctx.Respond(&pb.MetadataApplyReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, Message: "metadata service stopping"}})
+		return
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		actx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -333,6 +343,9 @@ func (s *Service) Release(ctx context.Context) {
 func (s *Service) Stop(ctx context.Context) error {
 	var err error
 	s.stop.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
 		if s.cancel != nil {
 			s.cancel()
 		}
