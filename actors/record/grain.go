@@ -58,6 +58,23 @@ type envelope struct {
 	Keys []appliedKey    `json:"k,omitempty"`
 }
 
+// encodeEnvelope writes the envelope by hand: data is already compact,
+// validated JSON (the state machine made it), so it is copied, not re-encoded.
+func encodeEnvelope(data []byte, keys []appliedKey) ([]byte, error) {
+	b := make([]byte, 0, len(data)+16+len(keys)*24)
+	b = append(b, `{"d":`...)
+	b = append(b, data...)
+	if len(keys) > 0 {
+		k, err := json.Marshal(keys)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"k":`...)
+		b = append(b, k...)
+	}
+	return append(b, '}'), nil
+}
+
 type appliedKey struct {
 	Key     string `json:"k"`
 	Version int32  `json:"v"`
@@ -174,7 +191,7 @@ func (g *grain) persist(st State, keys []appliedKey) error {
 		}
 		return g.d.Store.Delete(c, g.key, g.epoch, expect)
 	}
-	data, err := json.Marshal(envelope{Data: st.Data, Keys: keys})
+	data, err := encodeEnvelope(st.Data, keys)
 	if err != nil {
 		return err
 	}

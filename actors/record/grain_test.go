@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	json "github.com/goccy/go-json"
 
 	"github.com/plexushq/plexus/actors/store"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
@@ -80,5 +81,21 @@ func TestGrainFencingAndIdempotency(t *testing.T) {
 	// Version conflicts carry the current version and data.
 	if r := w(stale, "k4", 2, `{"a":9}`); reason(r.Error) != pb.ErrorReason_ERROR_REASON_VERSION_EXISTS || r.CurrentVersion != 2 || string(r.CurrentData) != `{"a":2}` {
 		t.Fatalf("conflict: %+v", r)
+	}
+}
+
+func TestGrainEnvelopeRoundTrip(t *testing.T) {
+	for _, keys := range [][]appliedKey{nil, {{Key: "a\"b", Version: 3}}} {
+		b, err := encodeEnvelope([]byte(`{"x":[1,2]}`), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env envelope
+		if err := json.Unmarshal(b, &env); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if string(env.Data) != `{"x":[1,2]}` || len(env.Keys) != len(keys) || (len(keys) > 0 && env.Keys[0] != keys[0]) {
+			t.Fatalf("round trip of %s: %+v", b, env)
+		}
 	}
 }

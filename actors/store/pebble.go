@@ -51,7 +51,11 @@ type paddedMutex struct {
 // goroutine of its own beyond Pebble's, which Close stops.
 func OpenPebble(dir string, opts Options) (*Pebble, error) {
 	log := opts.logger().With("backend", "pebble")
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	// A 64 MiB block cache (Pebble's default is 8 MiB): every conditional
+	// write reads the owner and version rows first.
+	cache := pebble.NewCache(64 << 20)
+	defer cache.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}, Cache: cache})
 	if err != nil {
 		return nil, fmt.Errorf("store: open pebble %s: %w", dir, err)
 	}
