@@ -44,8 +44,18 @@ type Pebble struct {
 
 type paddedMutex struct {
 	sync.Mutex
-	_ [56]byte
+	// owners caches the owner rows of this stripe's keys, read or written
+	// under the stripe lock. This process is the DB's only writer (Pebble
+	// locks the directory), so the cache is authoritative; it saves a point
+	// read before every conditional write. Bounded: a full stripe is cleared.
+	owners map[string]ownerRow
+	_      [48]byte
 }
+
+type ownerRow struct{ epoch, next uint64 }
+
+// maxOwnersPerStripe bounds the owner cache (lockStripes × this rows).
+const maxOwnersPerStripe = 256
 
 // OpenPebble opens (creating if needed) a Pebble store in dir. It starts no
 // goroutine of its own beyond Pebble's, which Close stops.
@@ -77,13 +87,18 @@ func (p *Pebble) begin(ctx context.Context) error {
 }
 
 func (p *Pebble) lock(enc []byte) *paddedMutex {
+	m := p.stripe(enc)
+	m.Lock()
+	return m
+}
+
+// stripe returns the striped mutex (and owner cache) of enc.
+func (p *Pebble) stripe(enc []byte) *paddedMutex {
 	h := uint32(2166136261) // FNV-1a, inline to stay allocation-free
 	for _, c := range enc {
 		h = (h ^ uint32(c)) * 16777619
 	}
-	m := &p.locks[h%lockStripes]
-	m.Lock()
-	return m
+	return &p.locks[h%lockStripes]
 }
 
 func tableKey(tag byte, enc []byte, extra int) []byte {
@@ -109,15 +124,38 @@ func (p *Pebble) get(key []byte) ([]byte, bool, error) {
 // owner returns the epoch and next log seq of enc. The stripe of enc must be
 // held by the caller.
 func (p *Pebble) owner(enc []byte) (epoch, next uint64, err error) {
+	st := p.stripe(enc)
+	if r, ok := st.owners[string(enc)]; ok {
+		return r.epoch, r.next, nil
+	}
 	v, ok, err := p.get(tableKey(tagOwner, enc, 0))
-	if err != nil || !ok {
-		return 0, 1, err
+	if err != nil {
+		return 0, 0, err
 	}
-	if len(v) != 16 {
-		return 0, 0, fmt.Errorf("store: corrupt owner record for %x", enc)
+	if !ok {
+		epoch, next = 0, 1
+	} else {
+		if len(v) != 16 {
+			return 0, 0, fmt.Errorf("store: corrupt owner record for %x", enc)
+		}
+		epoch, next = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 	}
-	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
+	p.cacheOwner(enc, epoch, next)
+	return epoch, next, nil
 }
+
+// cacheOwner records enc's owner row; the stripe of enc must be held.
+func (p *Pebble) cacheOwner(enc []byte, epoch, next uint64) {
+	st := p.stripe(enc)
+	if st.owners == nil || len(st.owners) >= maxOwnersPerStripe {
+		st.owners = make(map[string]ownerRow)
+	}
+	st.owners[string(enc)] = ownerRow{epoch, next}
+}
+
+// forgetOwner drops enc's cached row (after a failed commit whose outcome is
+// unknown); the stripe of enc must be held.
+func (p *Pebble) forgetOwner(enc []byte) { delete(p.stripe(enc).owners, string(enc)) }
 
 func ownerValue(epoch, next uint64) []byte {
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), epoch)
@@ -163,8 +201,10 @@ func (p *Pebble) Acquire(ctx context.Context, k Key) (uint64, error) {
 	b := p.db.NewBatch()
 	b.Set(tableKey(tagOwner, enc, 0), ownerValue(cur+1, next), nil)
 	if err := p.commit(b); err != nil {
+		p.forgetOwner(enc)
 		return 0, err
 	}
+	p.cacheOwner(enc, cur+1, next)
 	return cur + 1, nil
 }
 
@@ -300,8 +340,10 @@ func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte
 	}
 	b.Set(tableKey(tagOwner, enc, 0), ownerValue(epoch, first+uint64(len(data))), nil)
 	if err := p.commit(b); err != nil {
+		p.forgetOwner(enc)
 		return 0, err
 	}
+	p.cacheOwner(enc, epoch, first+uint64(len(data)))
 	return first, nil
 }
 
