@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/plexushq/plexus/cmd/embed/embedtest"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
