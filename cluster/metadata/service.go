@@ -55,8 +55,8 @@ type Service struct {
 	mu       sync.Mutex
 	stopping bool
 	wg       sync.WaitGroup
-	stop   sync.Once
-	booted atomic.Bool
+	stop     sync.Once
+	booted   atomic.Bool
 	// lastBootErr is only touched by the loop goroutine.
 	lastBootErr string
 }
