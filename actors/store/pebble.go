@@ -242,48 +242,31 @@ func (p *Pebble) storedVersion(key []byte) (int64, error) {
 
 // Put implements Store.
 func (p *Pebble) Put(ctx context.Context, k Key, epoch uint64, expect int64, doc Doc) error {
-	enc, err := encodeKey(k)
-	if err != nil {
-		return err
-	}
 	ver, err := newVersion(expect, doc)
 	if err != nil {
 		return err
 	}
-	if err := checkEpoch(epoch); err != nil {
-		return err
-	}
-	if err := p.begin(ctx); err != nil {
-		return err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	if _, err := p.fenced(enc, epoch); err != nil {
-		return err
-	}
-	key := tableKey(tagDoc, enc, 0)
-	cur, err := p.storedVersion(key)
-	if err != nil {
-		return err
-	}
-	if cur != expect {
-		return ErrVersion
-	}
-	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(doc.Data)), uint64(ver))
-	val = append(val, doc.Data...)
-	b := p.db.NewBatch()
-	b.Set(key, val, nil)
-	return p.commit(b)
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) {
+		val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(doc.Data)), uint64(ver))
+		b.Set(key, append(val, doc.Data...), nil)
+	})
 }
 
 // Delete implements Store.
 func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) error {
+	if expect <= 0 {
+		return fmt.Errorf("%w: delete needs the current version", ErrInvalidArgument)
+	}
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) { b.Delete(key, nil) })
+}
+
+// conditional runs change on k's document row, under k's stripe lock, iff
+// epoch is k's owner epoch and the stored version is expect; durable before
+// it returns nil.
+func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte)) error {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return err
-	}
-	if expect <= 0 {
-		return fmt.Errorf("%w: delete needs the current version", ErrInvalidArgument)
 	}
 	if err := checkEpoch(epoch); err != nil {
 		return err
@@ -305,7 +288,7 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 		return ErrVersion
 	}
 	b := p.db.NewBatch()
-	b.Delete(key, nil)
+	change(b, key)
 	return p.commit(b)
 }
 

@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/plexushq/plexus/cmd/embed"
+	"github.com/plexushq/plexus/test/procs"
 )
 
 // Cluster is N in-process nodes.
@@ -175,21 +175,9 @@ func (c *Cluster) Post(i int, path, body string) (int, string) {
 // Do performs one HTTP request and returns status and body.
 func Do(t testing.TB, method, url, contentType, body, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	st, b, err := procs.Do(context.Background(), method, url, contentType, []byte(body), token)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return st, string(b)
 }
