@@ -147,11 +147,14 @@ func (r *Relay) Reregister() {
 
 func (r *Relay) registrar() {
 	defer r.wg.Done()
+	refresh := time.NewTicker(RefreshInterval)
+	defer refresh.Stop()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.kick:
+		case <-refresh.C: // renew before grains expire the registration
 		}
 		r.mu.Lock()
 		topics := make([]Topic, 0, len(r.subs))
