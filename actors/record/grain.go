@@ -3,6 +3,7 @@ package record
 import (
 	"context"
 	"errors"
+	"strconv"
 	"log/slog"
 	"time"
 
@@ -59,20 +60,48 @@ type envelope struct {
 }
 
 // encodeEnvelope writes the envelope by hand: data is already compact,
-// validated JSON (the state machine made it), so it is copied, not re-encoded.
+// validated JSON (the state machine made it), so it is copied, not
+// re-encoded; and a reflective encoder's deep stack would be grown and copied
+// on most grain turns (protoactor runs each turn on a fresh goroutine).
 func encodeEnvelope(data []byte, keys []appliedKey) ([]byte, error) {
-	b := make([]byte, 0, len(data)+16+len(keys)*24)
+	b := make([]byte, 0, len(data)+16+len(keys)*40)
 	b = append(b, `{"d":`...)
 	b = append(b, data...)
 	if len(keys) > 0 {
-		k, err := json.Marshal(keys)
-		if err != nil {
-			return nil, err
+		b = append(b, `,"k":[`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"k":`...)
+			b = appendJSONString(b, k.Key)
+			b = append(b, `,"v":`...)
+			b = strconv.AppendInt(b, int64(k.Version), 10)
+			b = append(b, '}')
 		}
-		b = append(b, `,"k":`...)
-		b = append(b, k...)
+		b = append(b, ']')
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 (it came in a
+// protobuf string field); quotes, backslashes and control characters are
+// escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 type appliedKey struct {

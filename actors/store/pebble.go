@@ -49,7 +49,9 @@ type paddedMutex struct {
 	// locks the directory), so the cache is authoritative; it saves a point
 	// read before every conditional write. Bounded: a full stripe is cleared.
 	owners map[string]ownerRow
-	_      [48]byte
+	// versions caches stored document versions the same way (0 = none).
+	versions map[string]int64
+	_        [40]byte
 }
 
 type ownerRow struct{ epoch, next uint64 }
@@ -246,9 +248,10 @@ func (p *Pebble) Put(ctx context.Context, k Key, epoch uint64, expect int64, doc
 	if err != nil {
 		return err
 	}
-	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) {
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) int64 {
 		val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(doc.Data)), uint64(ver))
 		b.Set(key, append(val, doc.Data...), nil)
+		return ver
 	})
 }
 
@@ -257,13 +260,17 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 	if expect <= 0 {
 		return fmt.Errorf("%w: delete needs the current version", ErrInvalidArgument)
 	}
-	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) { b.Delete(key, nil) })
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) int64 {
+		b.Delete(key, nil)
+		return 0
+	})
 }
 
-// conditional runs change on k's document row, under k's stripe lock, iff
+// conditional runs change (which returns the version it stores, 0 for none)
+// on k's document row, under k's stripe lock, iff
 // epoch is k's owner epoch and the stored version is expect; durable before
 // it returns nil.
-func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte)) error {
+func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return err
@@ -280,16 +287,27 @@ func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect in
 		return err
 	}
 	key := tableKey(tagDoc, enc, 0)
-	cur, err := p.storedVersion(key)
-	if err != nil {
-		return err
+	st := p.stripe(enc)
+	cur, cached := st.versions[string(enc)]
+	if !cached {
+		if cur, err = p.storedVersion(key); err != nil {
+			return err
+		}
 	}
 	if cur != expect {
 		return ErrVersion
 	}
 	b := p.db.NewBatch()
-	change(b, key)
-	return p.commit(b)
+	next := change(b, key)
+	if err := p.commit(b); err != nil {
+		delete(st.versions, string(enc))
+		return err
+	}
+	if st.versions == nil || len(st.versions) >= maxOwnersPerStripe {
+		st.versions = make(map[string]int64)
+	}
+	st.versions[string(enc)] = next
+	return nil
 }
 
 func logKey(enc []byte, seq uint64) []byte {
