@@ -54,7 +54,7 @@ test-race:
 	$(GO) run ./test/racecheck $(TMP)/race
 
 test-e2e: build
-	PLEXUS_BIN=$(CURDIR)/$(BIN) PLEXUS_REQUIRE_POSTGRES=1 $(GO) test -tags e2e -count=1 -timeout 15m ./test/...
+	PLEXUS_BIN=$(CURDIR)/$(BIN) PLEXUS_REQUIRE_POSTGRES=1 $(GO) test -tags e2e -p 1 -count=1 -timeout 15m ./test/...
 
 proto:
 	cd proto/plexus/v1 && PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) generate ./
