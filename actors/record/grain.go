@@ -3,8 +3,8 @@ package record
 import (
 	"context"
 	"errors"
-	"strconv"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
