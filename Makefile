@@ -34,7 +34,9 @@ postgres:
 	fi
 
 vet:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/...
 
 test: deps vet test-unit test-cluster test-e2e test-race
 
