@@ -344,10 +344,10 @@ func waitFuture(ctx context.Context, f *actor.Future, gone <-chan struct{}) (any
 			if o.err == actor.ErrTimeout {
 				return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "attempt timed out")
 			}
+			if o.err == actor.ErrDeadLetter { // the activation is gone
+				return nil, Errorf(pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, "target is gone")
+			}
 			return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "%v", o.err)
-		}
-		if _, dead := o.v.(*actor.DeadLetterResponse); dead {
-			return nil, Errorf(pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, "target is gone")
 		}
 		return o.v, nil
 	case <-gone:
