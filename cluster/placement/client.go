@@ -122,7 +122,12 @@ func (c *Client) attempt(ctx context.Context, kind, identity string, msg proto.M
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded")
 	}
 	f := cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
-	res, err := waitFuture(ctx, f, c.l.goneCh(pid.Address))
+	var res any
+	if pid.Address == c.l.Self() {
+		res, err = waitLocal(f) // timeout ≤ ctx's remaining time, and a local target cannot leave
+	} else {
+		res, err = waitFuture(ctx, f, c.l.goneCh(pid.Address))
+	}
 	if err != nil {
 		c.l.evict(kind, identity, pid)
 		return nil, err

@@ -234,7 +234,13 @@ func (l *Lookup) get(ctx context.Context, kind, identity string) (*actor.PID, er
 	}
 	target := actor.NewPID(addr, ActivatorName)
 	f := cl.ActorSystem.Root.RequestFuture(target, &pb.ActivationRequest{Kind: kind, Identity: identity, TopologyHash: hash}, timeout)
-	res, err := waitFuture(ctx, f, l.goneCh(addr))
+	var res any
+	var err error
+	if addr == l.Self() {
+		res, err = waitLocal(f)
+	} else {
+		res, err = waitFuture(ctx, f, l.goneCh(addr))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +333,26 @@ func (l *Lookup) StopAll(ctx context.Context) error {
 	return err
 }
 
+// waitLocal waits for a future whose target lives on this node: no member
+// can leave under it, and the future's own timeout is within ctx's deadline
+// (the caller sized it so), so it blocks on the future directly.
+func waitLocal(f *actor.Future) (any, error) {
+	v, err := f.Result()
+	return futureResult(v, err)
+}
+
+func futureResult(v any, err error) (any, error) {
+	switch {
+	case err == actor.ErrTimeout:
+		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "attempt timed out")
+	case err == actor.ErrDeadLetter: // the activation is gone
+		return nil, Errorf(pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, "target is gone")
+	case err != nil:
+		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "%v", err)
+	}
+	return v, nil
+}
+
 // waitFuture waits for f, for ctx, or for the target's member to leave.
 func waitFuture(ctx context.Context, f *actor.Future, gone <-chan struct{}) (any, error) {
 	type out struct {
@@ -340,16 +366,7 @@ func waitFuture(ctx context.Context, f *actor.Future, gone <-chan struct{}) (any
 	}()
 	select {
 	case o := <-ch:
-		if o.err != nil {
-			if o.err == actor.ErrTimeout {
-				return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "attempt timed out")
-			}
-			if o.err == actor.ErrDeadLetter { // the activation is gone
-				return nil, Errorf(pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, "target is gone")
-			}
-			return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "%v", o.err)
-		}
-		return o.v, nil
+		return futureResult(o.v, o.err)
 	case <-gone:
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "target member left")
 	case <-ctx.Done():
