@@ -266,11 +266,9 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 	})
 }
 
-// conditional runs change (which returns the version it stores, 0 for none)
-// on k's document row, under k's stripe lock, iff
-// epoch is k's owner epoch and the stored version is expect; durable before
-// it returns nil.
-func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
+// fencedWrite runs fn under k's stripe lock iff epoch is k's owner epoch; fn
+// gets the encoded key and the next log seq.
+func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(enc []byte, next uint64) error) error {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return err
@@ -283,9 +281,25 @@ func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect in
 	}
 	defer p.mu.RUnlock()
 	defer p.lock(enc).Unlock()
-	if _, err := p.fenced(enc, epoch); err != nil {
+	next, err := p.fenced(enc, epoch)
+	if err != nil {
 		return err
 	}
+	return fn(enc, next)
+}
+
+// conditional runs change (which returns the version it stores, 0 for none)
+// on k's document row, under k's stripe lock, iff
+// epoch is k's owner epoch and the stored version is expect; durable before
+// it returns nil.
+func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
+	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
+		return p.conditionalLocked(enc, expect, change)
+	})
+}
+
+func (p *Pebble) conditionalLocked(enc []byte, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
+	var err error
 	key := tableKey(tagDoc, enc, 0)
 	st := p.stripe(enc)
 	cur, cached := st.versions[string(enc)]
@@ -316,35 +330,30 @@ func logKey(enc []byte, seq uint64) []byte {
 
 // Append implements Store.
 func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte) (uint64, error) {
-	enc, err := encodeKey(k)
-	if err != nil {
+	if _, err := encodeKey(k); err != nil {
 		return 0, err
 	}
 	if len(data) == 0 {
 		return 0, fmt.Errorf("%w: nothing to append", ErrInvalidArgument)
 	}
-	if err := checkEpoch(epoch); err != nil {
-		return 0, err
-	}
-	if err := p.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	first, err := p.fenced(enc, epoch)
+	var first uint64
+	err := p.fencedWrite(ctx, k, epoch, func(enc []byte, next uint64) error {
+		b := p.db.NewBatch()
+		for i, d := range data {
+			b.Set(logKey(enc, next+uint64(i)), d, nil)
+		}
+		b.Set(tableKey(tagOwner, enc, 0), ownerValue(epoch, next+uint64(len(data))), nil)
+		if err := p.commit(b); err != nil {
+			p.forgetOwner(enc)
+			return err
+		}
+		p.cacheOwner(enc, epoch, next+uint64(len(data)))
+		first = next
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	b := p.db.NewBatch()
-	for i, d := range data {
-		b.Set(logKey(enc, first+uint64(i)), d, nil)
-	}
-	b.Set(tableKey(tagOwner, enc, 0), ownerValue(epoch, first+uint64(len(data))), nil)
-	if err := p.commit(b); err != nil {
-		p.forgetOwner(enc)
-		return 0, err
-	}
-	p.cacheOwner(enc, epoch, first+uint64(len(data)))
 	return first, nil
 }
 
@@ -384,27 +393,14 @@ func (p *Pebble) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]
 
 // Trim implements Store.
 func (p *Pebble) Trim(ctx context.Context, k Key, epoch uint64, before uint64) error {
-	enc, err := encodeKey(k)
-	if err != nil {
-		return err
-	}
-	if err := checkEpoch(epoch); err != nil {
-		return err
-	}
-	if err := p.begin(ctx); err != nil {
-		return err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	if _, err := p.fenced(enc, epoch); err != nil {
-		return err
-	}
-	if before <= 1 {
-		return nil
-	}
-	b := p.db.NewBatch()
-	b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
-	return p.commit(b)
+	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
+		if before <= 1 {
+			return nil
+		}
+		b := p.db.NewBatch()
+		b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
+		return p.commit(b)
+	})
 }
 
 func indexKey(enc []byte, member string) []byte {
@@ -422,31 +418,21 @@ func (p *Pebble) IndexDelete(ctx context.Context, k Key, epoch uint64, member st
 }
 
 func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member string, value []byte, del bool) error {
-	enc, err := encodeKey(k)
-	if err != nil {
+	if _, err := encodeKey(k); err != nil {
 		return err
 	}
 	if err := checkMember(member); err != nil {
 		return err
 	}
-	if err := checkEpoch(epoch); err != nil {
-		return err
-	}
-	if err := p.begin(ctx); err != nil {
-		return err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	if _, err := p.fenced(enc, epoch); err != nil {
-		return err
-	}
-	b := p.db.NewBatch()
-	if del {
-		b.Delete(indexKey(enc, member), nil)
-	} else {
-		b.Set(indexKey(enc, member), value, nil)
-	}
-	return p.commit(b)
+	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
+		b := p.db.NewBatch()
+		if del {
+			b.Delete(indexKey(enc, member), nil)
+		} else {
+			b.Set(indexKey(enc, member), value, nil)
+		}
+		return p.commit(b)
+	})
 }
 
 // IndexRange implements Store.
