@@ -23,7 +23,7 @@ func TestMembershipNoTopologyBeforeJoin(t *testing.T) {
 	cfg.Profile = "test"
 	cfg.AllowLocalStore = true
 	cfg.AdminToken = "tok"
-	cfg.Join = []string{"127.0.0.1:" + itoa(procs.FreePort(t))}
+	cfg.Join = []string{"127.0.0.1:" + strconv.Itoa(procs.FreePort(t))}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	n, err := embed.Start(t.Context(), cfg)
 	if err != nil {
@@ -68,4 +68,3 @@ func TestClusterRefusesLocalStore(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
