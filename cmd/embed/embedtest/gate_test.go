@@ -67,4 +67,3 @@ func TestClusterRefusesLocalStore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
