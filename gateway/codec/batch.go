@@ -272,31 +272,17 @@ func parseCommand(raw []byte, maxNameBytes int, c *Command, arena []byte) ([]byt
 	extra := false
 	it := newMemberIter(raw)
 	for k, v, ok := it.next(); ok; k, v, ok = it.next() {
-		switch string(unquoteBytes(k)) {
+		switch name := string(unquoteBytes(k)); name {
 		case "topic":
 			topicRaw = v
 		case "action":
 			actionRaw = v
-		case "eventName":
-			fields[fieldEventName] = v
-		case "recordName":
-			fields[fieldRecordName] = v
-		case "listName":
-			fields[fieldListName] = v
-		case "rpcName":
-			fields[fieldRPCName] = v
-		case "recordNames":
-			fields[fieldRecordNames] = v
-		case "names":
-			fields[fieldNames] = v
-		case "path":
-			fields[fieldPath] = v
-		case "version":
-			fields[fieldVersion] = v
-		case "data":
-			fields[fieldData] = v
 		default:
-			extra = true
+			if f := fieldIndex(name); f >= 0 {
+				fields[f] = v
+			} else {
+				extra = true
+			}
 		}
 	}
 
@@ -507,4 +493,14 @@ func (c *Command) Validate(maxNameBytes int) error {
 		}
 	}
 	return nil
+}
+
+// fieldIndex returns the index of a command field name in fieldKeys, or -1.
+func fieldIndex(name string) int {
+	for i, k := range fieldKeys {
+		if k == name {
+			return i
+		}
+	}
+	return -1
 }
