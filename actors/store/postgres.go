@@ -656,8 +656,8 @@ func (p *Postgres) Get(ctx context.Context, k Key) (Doc, bool, error) {
 	return d, true, nil
 }
 
-// ReadLog implements Store.
-func (p *Postgres) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]Entry, error) {
+// rangeKey checks a range read's arguments and returns the encoded key.
+func (p *Postgres) rangeKey(k Key, limit int) ([]byte, error) {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return nil, err
@@ -667,6 +667,15 @@ func (p *Postgres) ReadLog(ctx context.Context, k Key, from uint64, limit int) (
 	}
 	if p.closed.Load() {
 		return nil, ErrClosed
+	}
+	return enc, nil
+}
+
+// ReadLog implements Store.
+func (p *Postgres) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]Entry, error) {
+	enc, err := p.rangeKey(k, limit)
+	if err != nil {
+		return nil, err
 	}
 	if from > 1<<63-1 {
 		return nil, nil
@@ -693,15 +702,9 @@ func (p *Postgres) ReadLog(ctx context.Context, k Key, from uint64, limit int) (
 
 // IndexRange implements Store.
 func (p *Postgres) IndexRange(ctx context.Context, k Key, after string, limit int) ([]IndexItem, error) {
-	enc, err := encodeKey(k)
+	enc, err := p.rangeKey(k, limit)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkLimit(limit); err != nil {
-		return nil, err
-	}
-	if p.closed.Load() {
-		return nil, ErrClosed
 	}
 	rows, err := p.pool.Query(ctx, sqlIndexRange, enc, []byte(after), limit)
 	if err != nil {
