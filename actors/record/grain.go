@@ -2,9 +2,10 @@ package record
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -53,60 +54,85 @@ func Props(d Deps, identity string) *actor.Props {
 // a retried write is recognised even after the grain moved.
 const keepKeys = 32
 
-// envelope is the persisted form: the record data plus recent write keys.
-type envelope struct {
-	Data json.RawMessage `json:"d"`
-	Keys []appliedKey    `json:"k,omitempty"`
-}
-
-// encodeEnvelope writes the envelope by hand: data is already compact,
-// validated JSON (the state machine made it), so it is copied, not
-// re-encoded; and a reflective encoder's deep stack would be grown and copied
-// on most grain turns (protoactor runs each turn on a fresh goroutine).
-func encodeEnvelope(data []byte, keys []appliedKey) ([]byte, error) {
-	b := make([]byte, 0, len(data)+16+len(keys)*40)
-	b = append(b, `{"d":`...)
-	b = append(b, data...)
-	if len(keys) > 0 {
-		b = append(b, `,"k":[`...)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"k":`...)
-			b = appendJSONString(b, k.Key)
-			b = append(b, `,"v":`...)
-			b = strconv.AppendInt(b, int64(k.Version), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string. s is valid UTF-8 (it came in a
-// protobuf string field); quotes, backslashes and control characters are
-// escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
-
+// appliedKey remembers one applied write: the hash of its idempotency key
+// (keyHash) and the version it produced.
 type appliedKey struct {
-	Key     string `json:"k"`
-	Version int32  `json:"v"`
+	Hash    uint64
+	Version int32
+}
+
+// envelopeV1 tags the binary envelope: the byte 1, a uvarint key count, per
+// key its hash (8 bytes BE) and version (4 bytes BE), then the record data.
+// Keys are stored as 64-bit hashes, not strings: a write then costs 12 bytes
+// per remembered key instead of ~40 of JSON, which is most of the bytes (and
+// of the WAL CRC and compaction work) of a small record. A new key is taken
+// for an old one only on a 64-bit collision with one of the 32 kept keys.
+// Envelopes written as JSON ({"d":data,"k":[{"k":key,"v":version}]}) by
+// earlier builds are still read.
+const envelopeV1 = 1
+
+// keyHash is FNV-1a 64 with a murmur3 finaliser: stable across processes
+// (the hashes are persisted) and allocation-free.
+func keyHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// encodeEnvelope returns the persisted form of data and keys.
+func encodeEnvelope(data []byte, keys []appliedKey) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+12*len(keys)+len(data))
+	b = append(b, envelopeV1)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.BigEndian.AppendUint64(b, k.Hash)
+		b = binary.BigEndian.AppendUint32(b, uint32(k.Version))
+	}
+	return append(b, data...)
+}
+
+// errEnvelope means a stored envelope could not be decoded.
+var errEnvelope = errors.New("record: corrupt stored envelope")
+
+// decodeEnvelope parses what encodeEnvelope (or an earlier build's JSON
+// encoder) wrote. data aliases b.
+func decodeEnvelope(b []byte) (data []byte, keys []appliedKey, err error) {
+	if len(b) > 0 && b[0] == '{' {
+		var env struct {
+			Data json.RawMessage `json:"d"`
+			Keys []struct {
+				Key     string `json:"k"`
+				Version int32  `json:"v"`
+			} `json:"k"`
+		}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", errEnvelope, err)
+		}
+		for _, k := range env.Keys {
+			keys = append(keys, appliedKey{Hash: keyHash(k.Key), Version: k.Version})
+		}
+		return env.Data, keys, nil
+	}
+	if len(b) == 0 || b[0] != envelopeV1 {
+		return nil, nil, errEnvelope
+	}
+	n, m := binary.Uvarint(b[1:])
+	if m <= 0 || n > keepKeys || uint64(len(b)-1-m) < 12*n {
+		return nil, nil, errEnvelope
+	}
+	b = b[1+m:]
+	keys = make([]appliedKey, n)
+	for i := range keys {
+		keys[i] = appliedKey{Hash: binary.BigEndian.Uint64(b), Version: int32(binary.BigEndian.Uint32(b[8:]))}
+		b = b[12:]
+	}
+	return b, keys, nil
 }
 
 type grain struct {
@@ -149,12 +175,12 @@ func (g *grain) activate() error {
 		g.st = State{}
 		return nil
 	}
-	var env envelope
-	if err := json.Unmarshal(doc.Data, &env); err != nil {
+	data, keys, err := decodeEnvelope(doc.Data)
+	if err != nil {
 		return err
 	}
-	g.st = State{Exists: true, Version: int32(doc.Version - 1), Data: []byte(env.Data)}
-	g.keys = env.Keys
+	g.st = State{Exists: true, Version: int32(doc.Version - 1), Data: data}
+	g.keys = keys
 	return nil
 }
 
@@ -220,11 +246,7 @@ func (g *grain) persist(st State, keys []appliedKey) error {
 		}
 		return g.d.Store.Delete(c, g.key, g.epoch, expect)
 	}
-	data, err := encodeEnvelope(st.Data, keys)
-	if err != nil {
-		return err
-	}
-	return g.d.Store.Put(c, g.key, g.epoch, expect, store.Doc{Version: int64(st.Version) + 1, Data: data})
+	return g.d.Store.Put(c, g.key, g.epoch, expect, store.Doc{Version: int64(st.Version) + 1, Data: encodeEnvelope(st.Data, keys)})
 }
 
 func (g *grain) read(ctx actor.Context, m *pb.RecordRead) *pb.RecordReadReply {
@@ -255,8 +277,9 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 	if g.failed != nil {
 		return &pb.RecordWriteReply{Error: g.failure(ctx, g.failed, 0)}
 	}
+	h := keyHash(m.IdempotencyKey)
 	for _, k := range g.keys {
-		if k.Key == m.IdempotencyKey {
+		if k.Hash == h {
 			return &pb.RecordWriteReply{Version: k.Version}
 		}
 	}
@@ -275,7 +298,7 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 		}
 		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: g.st.Version, CurrentData: g.currentData()}
 	}
-	keys := append(g.keys, appliedKey{Key: m.IdempotencyKey, Version: st.Version})
+	keys := append(g.keys, appliedKey{Hash: h, Version: st.Version})
 	if len(keys) > keepKeys {
 		keys = append([]appliedKey(nil), keys[len(keys)-keepKeys:]...)
 	}

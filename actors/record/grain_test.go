@@ -1,11 +1,11 @@
 package record
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	json "github.com/goccy/go-json"
 
 	"github.com/plexushq/plexus/actors/store"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
@@ -85,21 +85,30 @@ func TestGrainFencingAndIdempotency(t *testing.T) {
 }
 
 func TestGrainEnvelopeRoundTrip(t *testing.T) {
-	for _, keys := range [][]appliedKey{nil, {{Key: "a\"b", Version: 3}}, {{Key: "x\\y\n\u00e9\x01", Version: 1}, {Key: "k2", Version: -1}}} {
-		b, err := encodeEnvelope([]byte(`{"x":[1,2]}`), keys)
+	for _, keys := range [][]appliedKey{nil, {{Hash: keyHash("a"), Version: 3}}, {{Hash: 1, Version: 1}, {Hash: 1<<64 - 1, Version: -1}}} {
+		b := encodeEnvelope([]byte(`{"x":[1,2]}`), keys)
+		data, got, err := decodeEnvelope(b)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%x: %v", b, err)
 		}
-		var env envelope
-		if err := json.Unmarshal(b, &env); err != nil {
-			t.Fatalf("%s: %v", b, err)
+		if string(data) != `{"x":[1,2]}` || !slices.Equal(got, keys) {
+			t.Fatalf("round trip of %x: %s %+v", b, data, got)
 		}
-		same := len(env.Keys) == len(keys)
-		for i := range keys {
-			same = same && env.Keys[i] == keys[i]
+	}
+	// Every truncation of an envelope with keys is refused, not misread.
+	b := encodeEnvelope(nil, []appliedKey{{Hash: 7, Version: 2}, {Hash: 8, Version: 3}})
+	for i := range len(b) - 1 {
+		if _, _, err := decodeEnvelope(b[:i]); err == nil {
+			t.Fatalf("truncated envelope %x accepted", b[:i])
 		}
-		if string(env.Data) != `{"x":[1,2]}` || !same {
-			t.Fatalf("round trip of %s: %+v", b, env)
-		}
+	}
+	// Envelopes of earlier builds (JSON with string keys) still decode, and
+	// their keys match the hashes of the same strings.
+	data, keys, err := decodeEnvelope([]byte(`{"d":{"a":1},"k":[{"k":"g1-7","v":4}]}`))
+	if err != nil || string(data) != `{"a":1}` || len(keys) != 1 || keys[0] != (appliedKey{Hash: keyHash("g1-7"), Version: 4}) {
+		t.Fatalf("JSON envelope: %s %+v %v", data, keys, err)
+	}
+	if keyHash("a") == keyHash("b") || keyHash("") == keyHash("a") {
+		t.Fatal("keyHash collides on trivial inputs")
 	}
 }

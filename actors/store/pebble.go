@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -21,15 +22,19 @@ const (
 	tagIndex = 'x' // tag+key+member → value
 )
 
-// lockStripes is the number of striped per-key mutexes. Two keys share a
-// mutex only when their hashes collide, which serialises them but never
-// deadlocks: an operation holds exactly one stripe.
-const lockStripes = 4096
-
-// Pebble is the embedded single-node Store. Every write runs read-check-write
-// under its key's striped mutex and commits with pebble.Sync; writers of
-// different keys run concurrently, and Pebble's commit pipeline groups their
-// synced batches so they share WAL fsyncs.
+// Pebble is the embedded single-node Store.
+//
+// Writes are group-committed by a few committer goroutines ("shards"); each
+// key belongs to one shard by hash. A writer hands its operation to its
+// shard and waits. The shard takes every operation queued, checks each one's
+// conditions (owner epoch, document version) against its own cache of owner
+// rows and versions, stages the ones that pass into one Pebble batch, commits
+// that batch with pebble.Sync and answers them all. So N concurrent writes
+// cost one Pebble commit and share one fsync, the conditions of one key are
+// checked and applied by one goroutine in order (no locks), and the deep
+// commit path runs on a few long-lived goroutines instead of growing the
+// stack of every caller (protoactor runs each mailbox turn on a fresh one).
+// Shards commit concurrently; Pebble's commit pipeline shares their fsyncs.
 type Pebble struct {
 	db  *pebble.DB
 	log *slog.Logger
@@ -39,40 +44,62 @@ type Pebble struct {
 	mu     sync.RWMutex
 	closed bool
 
-	locks [lockStripes]paddedMutex
+	shards []*shard
+	wg     sync.WaitGroup // the shard goroutines
 }
 
-type paddedMutex struct {
-	sync.Mutex
-	// owners caches the owner rows of this stripe's keys, read or written
-	// under the stripe lock. This process is the DB's only writer (Pebble
-	// locks the directory), so the cache is authoritative; it saves a point
-	// read before every conditional write. Bounded: a full stripe is cleared.
-	owners map[string]ownerRow
-	// versions caches stored document versions the same way (0 = none).
-	versions map[string]int64
-	_        [40]byte
+// op is one write waiting for its shard.
+type op struct {
+	enc []byte
+	// stage runs on the shard goroutine: it checks the op's conditions
+	// against the shard's caches, adds its writes to b and updates the
+	// caches as if b will commit. A non-nil error means nothing was staged.
+	stage func(sh *shard, b *pebble.Batch) error
+	done  chan error
+}
+
+// shard owns the keys that hash to it: only its goroutine reads or writes
+// its caches. This process is the DB's only writer (Pebble locks the
+// directory) and every write of a key goes through its shard, so the caches
+// are authoritative; they save a point read before every conditional write.
+type shard struct {
+	p        *Pebble
+	ops      chan *op
+	owners   map[string]ownerRow
+	versions map[string]int64 // stored document versions (0 = none)
 }
 
 type ownerRow struct{ epoch, next uint64 }
 
-// maxOwnersPerStripe bounds the owner cache (lockStripes × this rows).
-const maxOwnersPerStripe = 256
+// maxCachedPerShard bounds each cache; a full cache is dropped between groups.
+const maxCachedPerShard = 1 << 16
 
-// OpenPebble opens (creating if needed) a Pebble store in dir. It starts no
-// goroutine of its own beyond Pebble's, which Close stops.
+// maxGroup bounds the operations of one commit.
+const maxGroup = 1024
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// OpenPebble opens (creating if needed) a Pebble store in dir. Besides
+// Pebble's goroutines it starts its committer goroutines; Close stops all.
 func OpenPebble(dir string, opts Options) (*Pebble, error) {
 	log := opts.logger().With("backend", "pebble")
-	// A 64 MiB block cache (Pebble's default is 8 MiB): every conditional
-	// write reads the owner and version rows first.
+	// A 64 MiB block cache (Pebble's default is 8 MiB) for reads and for
+	// the owner/version rows not cached by the shards.
 	cache := pebble.NewCache(64 << 20)
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}, Cache: cache})
 	if err != nil {
 		return nil, fmt.Errorf("store: open pebble %s: %w", dir, err)
 	}
-	log.Info("store opened", "dir", dir)
-	return &Pebble{db: db, log: log}, nil
+	p := &Pebble{db: db, log: log}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	for range n {
+		sh := &shard{p: p, ops: make(chan *op, maxGroup)}
+		p.shards = append(p.shards, sh)
+		p.wg.Go(sh.run)
+	}
+	log.Info("store opened", "dir", dir, "committers", n)
+	return p, nil
 }
 
 // begin enters an operation; on nil the caller must call p.mu.RUnlock.
@@ -88,19 +115,90 @@ func (p *Pebble) begin(ctx context.Context) error {
 	return nil
 }
 
-func (p *Pebble) lock(enc []byte) *paddedMutex {
-	m := p.stripe(enc)
-	m.Lock()
-	return m
-}
-
-// stripe returns the striped mutex (and owner cache) of enc.
-func (p *Pebble) stripe(enc []byte) *paddedMutex {
+// shardOf returns the shard that owns enc.
+func (p *Pebble) shardOf(enc []byte) *shard {
 	h := uint32(2166136261) // FNV-1a, inline to stay allocation-free
 	for _, c := range enc {
 		h = (h ^ uint32(c)) * 16777619
 	}
-	return &p.locks[h%lockStripes]
+	return p.shards[h%uint32(len(p.shards))]
+}
+
+// write runs stage on enc's shard, in the shard's next group commit, and
+// returns its outcome once the group is durable. Once handed over an op is
+// always waited for (it may commit), so ctx is only checked before.
+func (p *Pebble) write(ctx context.Context, enc []byte, stage func(sh *shard, b *pebble.Batch) error) error {
+	if err := p.begin(ctx); err != nil {
+		return err
+	}
+	defer p.mu.RUnlock()
+	o := opPool.Get().(*op)
+	o.enc, o.stage = enc, stage
+	p.shardOf(enc).ops <- o
+	err := <-o.done
+	o.enc, o.stage = nil, nil
+	opPool.Put(o)
+	return err
+}
+
+// run is the shard's committer loop; it returns when ops is closed.
+func (sh *shard) run() {
+	group := make([]*op, 0, maxGroup)
+	staged := make([]*op, 0, maxGroup)
+	for {
+		first, ok := <-sh.ops
+		if !ok {
+			return
+		}
+		group = append(group[:0], first)
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case o, ok := <-sh.ops:
+				if !ok {
+					break fill
+				}
+				group = append(group, o)
+			default:
+				break fill
+			}
+		}
+		sh.commit(group, staged[:0])
+	}
+}
+
+// commit stages every op of group into one batch, commits it and answers.
+func (sh *shard) commit(group, staged []*op) {
+	if len(sh.owners) >= maxCachedPerShard {
+		sh.owners = nil
+	}
+	if len(sh.versions) >= maxCachedPerShard {
+		sh.versions = nil
+	}
+	b := sh.p.db.NewBatch()
+	defer b.Close()
+	for _, o := range group {
+		if err := o.stage(sh, b); err != nil {
+			o.done <- err
+			continue
+		}
+		staged = append(staged, o)
+	}
+	if len(staged) == 0 {
+		return
+	}
+	err := b.Commit(pebble.Sync)
+	if err != nil {
+		err = unavailable(err)
+		// The staged cache updates may not be on disk: forget them.
+		for _, o := range staged {
+			delete(sh.owners, string(o.enc))
+			delete(sh.versions, string(o.enc))
+		}
+	}
+	for _, o := range staged {
+		o.done <- err
+	}
 }
 
 func tableKey(tag byte, enc []byte, extra int) []byte {
@@ -123,14 +221,12 @@ func (p *Pebble) get(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// owner returns the epoch and next log seq of enc. The stripe of enc must be
-// held by the caller.
-func (p *Pebble) owner(enc []byte) (epoch, next uint64, err error) {
-	st := p.stripe(enc)
-	if r, ok := st.owners[string(enc)]; ok {
+// owner returns the epoch and next log seq of enc.
+func (sh *shard) owner(enc []byte) (epoch, next uint64, err error) {
+	if r, ok := sh.owners[string(enc)]; ok {
 		return r.epoch, r.next, nil
 	}
-	v, ok, err := p.get(tableKey(tagOwner, enc, 0))
+	v, ok, err := sh.p.get(tableKey(tagOwner, enc, 0))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -142,32 +238,28 @@ func (p *Pebble) owner(enc []byte) (epoch, next uint64, err error) {
 		}
 		epoch, next = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 	}
-	p.cacheOwner(enc, epoch, next)
+	sh.cacheOwner(enc, epoch, next)
 	return epoch, next, nil
 }
 
-// cacheOwner records enc's owner row; the stripe of enc must be held.
-func (p *Pebble) cacheOwner(enc []byte, epoch, next uint64) {
-	st := p.stripe(enc)
-	if st.owners == nil || len(st.owners) >= maxOwnersPerStripe {
-		st.owners = make(map[string]ownerRow)
+func (sh *shard) cacheOwner(enc []byte, epoch, next uint64) {
+	if sh.owners == nil {
+		sh.owners = make(map[string]ownerRow)
 	}
-	st.owners[string(enc)] = ownerRow{epoch, next}
+	sh.owners[string(enc)] = ownerRow{epoch, next}
 }
 
-// forgetOwner drops enc's cached row (after a failed commit whose outcome is
-// unknown); the stripe of enc must be held.
-func (p *Pebble) forgetOwner(enc []byte) { delete(p.stripe(enc).owners, string(enc)) }
-
-func ownerValue(epoch, next uint64) []byte {
+// setOwner stages enc's owner row into b and the cache.
+func (sh *shard) setOwner(b *pebble.Batch, enc []byte, epoch, next uint64) {
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), epoch)
-	return binary.BigEndian.AppendUint64(v, next)
+	b.Set(tableKey(tagOwner, enc, 0), binary.BigEndian.AppendUint64(v, next), nil)
+	sh.cacheOwner(enc, epoch, next)
 }
 
-// fenced checks epoch against the stored owner epoch of enc and returns the
-// next log seq. The stripe of enc must be held by the caller.
-func (p *Pebble) fenced(enc []byte, epoch uint64) (next uint64, err error) {
-	cur, next, err := p.owner(enc)
+// fenced checks epoch against the owner epoch of enc and returns the next
+// log seq.
+func (sh *shard) fenced(enc []byte, epoch uint64) (next uint64, err error) {
+	cur, next, err := sh.owner(enc)
 	if err != nil {
 		return 0, err
 	}
@@ -177,12 +269,31 @@ func (p *Pebble) fenced(enc []byte, epoch uint64) (next uint64, err error) {
 	return next, nil
 }
 
-func (p *Pebble) commit(b *pebble.Batch) error {
-	defer b.Close()
-	if err := b.Commit(pebble.Sync); err != nil {
-		return unavailable(err)
+// version returns the stored document version of enc, 0 if none.
+func (sh *shard) version(enc []byte) (int64, error) {
+	if v, ok := sh.versions[string(enc)]; ok {
+		return v, nil
 	}
-	return nil
+	v, ok, err := sh.p.get(tableKey(tagDoc, enc, 0))
+	if err != nil {
+		return 0, err
+	}
+	var ver int64
+	if ok {
+		if len(v) < 8 {
+			return 0, fmt.Errorf("store: corrupt document for %x", enc)
+		}
+		ver = int64(binary.BigEndian.Uint64(v))
+	}
+	sh.cacheVersion(enc, ver)
+	return ver, nil
+}
+
+func (sh *shard) cacheVersion(enc []byte, ver int64) {
+	if sh.versions == nil {
+		sh.versions = make(map[string]int64)
+	}
+	sh.versions[string(enc)] = ver
 }
 
 // Acquire implements Store.
@@ -191,23 +302,20 @@ func (p *Pebble) Acquire(ctx context.Context, k Key) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := p.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	cur, next, err := p.owner(enc)
+	var epoch uint64
+	err = p.write(ctx, enc, func(sh *shard, b *pebble.Batch) error {
+		cur, next, err := sh.owner(enc)
+		if err != nil {
+			return err
+		}
+		epoch = cur + 1
+		sh.setOwner(b, enc, epoch, next)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	b := p.db.NewBatch()
-	b.Set(tableKey(tagOwner, enc, 0), ownerValue(cur+1, next), nil)
-	if err := p.commit(b); err != nil {
-		p.forgetOwner(enc)
-		return 0, err
-	}
-	p.cacheOwner(enc, cur+1, next)
-	return cur + 1, nil
+	return epoch, nil
 }
 
 // Get implements Store.
@@ -228,18 +336,6 @@ func (p *Pebble) Get(ctx context.Context, k Key) (Doc, bool, error) {
 		return Doc{}, false, fmt.Errorf("store: corrupt document for %s", k)
 	}
 	return Doc{Version: int64(binary.BigEndian.Uint64(v)), Data: v[8:]}, true, nil
-}
-
-// storedVersion returns the version of the document at key, 0 if none.
-func (p *Pebble) storedVersion(key []byte) (int64, error) {
-	v, ok, err := p.get(key)
-	if err != nil || !ok {
-		return 0, err
-	}
-	if len(v) < 8 {
-		return 0, fmt.Errorf("store: corrupt document %x", key)
-	}
-	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // Put implements Store.
@@ -266,9 +362,9 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 	})
 }
 
-// fencedWrite runs fn under k's stripe lock iff epoch is k's owner epoch; fn
-// gets the encoded key and the next log seq.
-func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(enc []byte, next uint64) error) error {
+// fencedWrite stages fn's writes in k's shard iff epoch is k's owner epoch;
+// fn gets the encoded key, the next log seq and the batch.
+func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(sh *shard, b *pebble.Batch, enc []byte, next uint64) error) error {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return err
@@ -276,52 +372,30 @@ func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(e
 	if err := checkEpoch(epoch); err != nil {
 		return err
 	}
-	if err := p.begin(ctx); err != nil {
-		return err
-	}
-	defer p.mu.RUnlock()
-	defer p.lock(enc).Unlock()
-	next, err := p.fenced(enc, epoch)
-	if err != nil {
-		return err
-	}
-	return fn(enc, next)
-}
-
-// conditional runs change (which returns the version it stores, 0 for none)
-// on k's document row, under k's stripe lock, iff
-// epoch is k's owner epoch and the stored version is expect; durable before
-// it returns nil.
-func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
-	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
-		return p.conditionalLocked(enc, expect, change)
+	return p.write(ctx, enc, func(sh *shard, b *pebble.Batch) error {
+		next, err := sh.fenced(enc, epoch)
+		if err != nil {
+			return err
+		}
+		return fn(sh, b, enc, next)
 	})
 }
 
-func (p *Pebble) conditionalLocked(enc []byte, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
-	var err error
-	key := tableKey(tagDoc, enc, 0)
-	st := p.stripe(enc)
-	cur, cached := st.versions[string(enc)]
-	if !cached {
-		if cur, err = p.storedVersion(key); err != nil {
+// conditional stages change (which returns the version it stores, 0 for
+// none) on k's document row iff epoch is k's owner epoch and the stored
+// version is expect; durable before it returns nil.
+func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
+	return p.fencedWrite(ctx, k, epoch, func(sh *shard, b *pebble.Batch, enc []byte, _ uint64) error {
+		cur, err := sh.version(enc)
+		if err != nil {
 			return err
 		}
-	}
-	if cur != expect {
-		return ErrVersion
-	}
-	b := p.db.NewBatch()
-	next := change(b, key)
-	if err := p.commit(b); err != nil {
-		delete(st.versions, string(enc))
-		return err
-	}
-	if st.versions == nil || len(st.versions) >= maxOwnersPerStripe {
-		st.versions = make(map[string]int64)
-	}
-	st.versions[string(enc)] = next
-	return nil
+		if cur != expect {
+			return ErrVersion
+		}
+		sh.cacheVersion(enc, change(b, tableKey(tagDoc, enc, 0)))
+		return nil
+	})
 }
 
 func logKey(enc []byte, seq uint64) []byte {
@@ -337,17 +411,11 @@ func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte
 		return 0, fmt.Errorf("%w: nothing to append", ErrInvalidArgument)
 	}
 	var first uint64
-	err := p.fencedWrite(ctx, k, epoch, func(enc []byte, next uint64) error {
-		b := p.db.NewBatch()
+	err := p.fencedWrite(ctx, k, epoch, func(sh *shard, b *pebble.Batch, enc []byte, next uint64) error {
 		for i, d := range data {
 			b.Set(logKey(enc, next+uint64(i)), d, nil)
 		}
-		b.Set(tableKey(tagOwner, enc, 0), ownerValue(epoch, next+uint64(len(data))), nil)
-		if err := p.commit(b); err != nil {
-			p.forgetOwner(enc)
-			return err
-		}
-		p.cacheOwner(enc, epoch, next+uint64(len(data)))
+		sh.setOwner(b, enc, epoch, next+uint64(len(data)))
 		first = next
 		return nil
 	})
@@ -393,13 +461,11 @@ func (p *Pebble) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]
 
 // Trim implements Store.
 func (p *Pebble) Trim(ctx context.Context, k Key, epoch uint64, before uint64) error {
-	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
-		if before <= 1 {
-			return nil
+	return p.fencedWrite(ctx, k, epoch, func(_ *shard, b *pebble.Batch, enc []byte, _ uint64) error {
+		if before > 1 {
+			b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
 		}
-		b := p.db.NewBatch()
-		b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
-		return p.commit(b)
+		return nil
 	})
 }
 
@@ -424,14 +490,13 @@ func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member str
 	if err := checkMember(member); err != nil {
 		return err
 	}
-	return p.fencedWrite(ctx, k, epoch, func(enc []byte, _ uint64) error {
-		b := p.db.NewBatch()
+	return p.fencedWrite(ctx, k, epoch, func(_ *shard, b *pebble.Batch, enc []byte, _ uint64) error {
 		if del {
 			b.Delete(indexKey(enc, member), nil)
 		} else {
 			b.Set(indexKey(enc, member), value, nil)
 		}
-		return p.commit(b)
+		return nil
 	})
 }
 
@@ -502,6 +567,11 @@ func (p *Pebble) Close() error {
 		return nil
 	}
 	p.closed = true
+	// No write is in flight (each holds mu for reading until answered).
+	for _, sh := range p.shards {
+		close(sh.ops)
+	}
+	p.wg.Wait()
 	if err := p.db.Close(); err != nil {
 		return fmt.Errorf("store: close pebble: %w", err)
 	}
