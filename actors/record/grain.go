@@ -23,7 +23,10 @@ type Deps struct {
 	Logger         *slog.Logger
 	MaxRecordBytes int           // default 1 MiB
 	IdleTimeout    time.Duration // passivate after this long idle with no interest
-	StoreTimeout   time.Duration // bound on one Store call, default 5 s
+	// StoreTimeout bounds one Store call; 0 means 5 s, negative means no
+	// bound (for the embedded store, whose calls never wait on a network:
+	// a timer per call is then pure cost).
+	StoreTimeout time.Duration
 	// VerifyReads makes every answer that reveals state without writing it
 	// (reads, heads, version conflicts, deletes of missing records) first
 	// check the Store still holds the version this activation holds. With a
@@ -41,7 +44,7 @@ func Props(d Deps, identity string) *actor.Props {
 	if d.MaxRecordBytes <= 0 {
 		d.MaxRecordBytes = 1 << 20
 	}
-	if d.StoreTimeout <= 0 {
+	if d.StoreTimeout == 0 {
 		d.StoreTimeout = 5 * time.Second
 	}
 	if d.Logger == nil {
@@ -155,6 +158,9 @@ func newGrain(d Deps, identity string) *grain {
 }
 
 func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	if g.d.StoreTimeout < 0 {
+		return context.Background(), func() {}
+	}
 	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
 }
 

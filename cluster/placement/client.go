@@ -80,22 +80,24 @@ func (c *Client) Request(ctx context.Context, kind, identity string, msg proto.M
 			return nil, ErrMissingIdempotencyKey
 		}
 	}
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.cfg.DefaultTimeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
-		defer cancel()
+	// The whole call's deadline is kept as a time, not a derived context:
+	// every wait below is bounded by it (futures by their timeout, sleeps by
+	// their timer), and the caller's ctx is still watched for cancellation.
+	dl := time.Now().Add(c.cfg.DefaultTimeout)
+	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+		dl = cdl
 	}
 	var last error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if err := c.sleep(ctx, attempt); err != nil {
+			if err := c.sleep(ctx, dl, attempt); err != nil {
 				if last == nil {
 					last = err
 				}
 				return nil, last
 			}
 		}
-		reply, err := c.attempt(ctx, kind, identity, msg)
+		reply, err := c.attempt(ctx, dl, kind, identity, msg)
 		if err == nil {
 			return reply, nil
 		}
@@ -106,25 +108,22 @@ func (c *Client) Request(ctx context.Context, kind, identity string, msg proto.M
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, kind, identity string, msg proto.Message) (proto.Message, error) {
-	pid, err := c.l.get(ctx, kind, identity)
+func (c *Client) attempt(ctx context.Context, dl time.Time, kind, identity string, msg proto.Message) (proto.Message, error) {
+	pid, err := c.l.get(ctx, dl, kind, identity)
 	if err != nil {
 		return nil, err
 	}
 	c.l.mu.RLock()
 	cl := c.l.cl
 	c.l.mu.RUnlock()
-	timeout := c.cfg.PerAttempt
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
-	}
+	timeout := min(c.cfg.PerAttempt, time.Until(dl))
 	if timeout <= 0 {
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded")
 	}
 	f := cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
 	var res any
 	if pid.Address == c.l.Self() {
-		res, err = waitLocal(f) // timeout ≤ ctx's remaining time, and a local target cannot leave
+		res, err = waitLocal(f) // timeout ≤ the call's remaining time, and a local target cannot leave
 	} else {
 		res, err = waitFuture(ctx, f, c.l.goneCh(pid.Address))
 	}
@@ -162,13 +161,17 @@ func retryable(r pb.ErrorReason) bool {
 }
 
 // sleep waits a jittered exponential backoff: base·2^(n-1), capped, with
-// "equal jitter" (half fixed, half random).
-func (c *Client) sleep(ctx context.Context, attempt int) error {
+// "equal jitter" (half fixed, half random); it fails when the deadline dl
+// comes first or ctx ends.
+func (c *Client) sleep(ctx context.Context, dl time.Time, attempt int) error {
 	d := c.cfg.BackoffBase << min(attempt-1, 16)
 	if d > c.cfg.BackoffMax || d <= 0 {
 		d = c.cfg.BackoffMax
 	}
 	d = d/2 + rand.N(d/2+1)
+	if time.Until(dl) < d {
+		return Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded")
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

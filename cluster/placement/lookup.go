@@ -205,11 +205,13 @@ func (l *Lookup) goneCh(address string) <-chan struct{} {
 // Get implements cluster.IdentityLookup: the PID of the activation, or nil
 // when it cannot be had right now (no owner, owner disagrees, timeout).
 func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
-	pid, _ := l.get(context.Background(), ci.Kind, ci.Identity)
+	pid, _ := l.get(context.Background(), time.Now().Add(l.cfg.ActivationTimeout), ci.Kind, ci.Identity)
 	return pid
 }
 
-func (l *Lookup) get(ctx context.Context, kind, identity string) (*actor.PID, error) {
+// get returns the PID of the activation of (kind, identity), activating it
+// if needed, by the deadline dl; ctx can cancel the wait.
+func (l *Lookup) get(ctx context.Context, dl time.Time, kind, identity string) (*actor.PID, error) {
 	k := key(kind, identity)
 	l.mu.RLock()
 	pid := l.cache[k]
@@ -225,10 +227,7 @@ func (l *Lookup) get(ctx context.Context, kind, identity string) (*actor.PID, er
 	if addr == "" {
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "no member hosts kind %q", kind)
 	}
-	timeout := l.cfg.ActivationTimeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
-	}
+	timeout := min(l.cfg.ActivationTimeout, time.Until(dl))
 	if timeout <= 0 {
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded before activation")
 	}

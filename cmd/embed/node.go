@@ -116,6 +116,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	// against it (see record.Deps.VerifyReads).
 	shared := strings.HasPrefix(cfg.Store, "postgres")
 	deps := record.Deps{Store: n.store, Logger: lg, MaxRecordBytes: cfg.MaxRecordBytes, IdleTimeout: cfg.GrainIdle, VerifyReads: shared}
+	if !shared {
+		deps.StoreTimeout = -1 // Pebble: local disk, no network wait to bound
+	}
 	edeps := event.Deps{Store: n.store, Logger: lg, IdleTimeout: cfg.GrainIdle}
 	factories := map[string]placement.Factory{
 		client.KindRecord: func(id string) *actor.Props { return record.Props(deps, id) },
