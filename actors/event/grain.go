@@ -10,6 +10,7 @@ import (
 	"github.com/plexushq/plexus/actors/client"
 	"github.com/plexushq/plexus/actors/relay"
 	"github.com/plexushq/plexus/actors/store"
+	"github.com/plexushq/plexus/cluster/placement"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
 )
 
@@ -51,7 +52,7 @@ func newGrain(d Deps, identity string) *grain {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch m := placement.Message(ctx.Message()).(type) {
 	case *actor.Started:
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -68,11 +69,11 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	case *pb.EventEmit:
 		if g.failed != nil {
-			ctx.Respond(&pb.EventEmitReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: g.failed.Error()}})
+			placement.Reply(ctx, &pb.EventEmitReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: g.failed.Error()}})
 			return
 		}
 		if r, ok := g.dedup.get(m.IdempotencyKey); ok {
-			ctx.Respond(r)
+			placement.Reply(ctx, r)
 			return
 		}
 		g.seq++
@@ -85,10 +86,10 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.interest.Send(ctx, d)
 		r := &pb.EventEmitReply{Epoch: g.epoch, Seq: g.seq}
 		g.dedup.put(m.IdempotencyKey, r)
-		ctx.Respond(r)
+		placement.Reply(ctx, r)
 	case *pb.Interest:
 		g.interest.Apply(m)
-		ctx.Respond(&pb.InterestReply{})
+		placement.Reply(ctx, &pb.InterestReply{})
 	case *actor.ReceiveTimeout:
 		if g.interest.Len() == 0 {
 			ctx.Poison(ctx.Self())

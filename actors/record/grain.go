@@ -14,6 +14,7 @@ import (
 	"github.com/plexushq/plexus/actors/client"
 	"github.com/plexushq/plexus/actors/relay"
 	"github.com/plexushq/plexus/actors/store"
+	"github.com/plexushq/plexus/cluster/placement"
 	pb "github.com/plexushq/plexus/proto/plexus/v1"
 )
 
@@ -191,7 +192,7 @@ func (g *grain) activate() error {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch m := placement.Message(ctx.Message()).(type) {
 	case *actor.Started:
 		if err := g.activate(); err != nil {
 			g.failed = err
@@ -203,14 +204,14 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(g.d.IdleTimeout)
 		}
 	case *pb.RecordRead:
-		ctx.Respond(g.read(ctx, m))
+		placement.Reply(ctx, g.read(ctx, m))
 	case *pb.RecordWrite:
-		ctx.Respond(g.write(ctx, m))
+		placement.Reply(ctx, g.write(ctx, m))
 	case *pb.RecordDelete:
-		ctx.Respond(g.delete(ctx, m))
+		placement.Reply(ctx, g.delete(ctx, m))
 	case *pb.Interest:
 		g.interest.Apply(m)
-		ctx.Respond(&pb.InterestReply{})
+		placement.Reply(ctx, &pb.InterestReply{})
 	case *actor.ReceiveTimeout:
 		if g.interest.Len() == 0 {
 			ctx.Poison(ctx.Self())

@@ -120,11 +120,12 @@ func (c *Client) attempt(ctx context.Context, dl time.Time, kind, identity strin
 	if timeout <= 0 {
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded")
 	}
-	f := cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
 	var res any
 	if pid.Address == c.l.Self() {
-		res, err = waitLocal(f) // timeout ≤ the call's remaining time, and a local target cannot leave
+		// timeout ≤ the call's remaining time, and a local target cannot leave
+		res, err = callLocal(cl.ActorSystem, pid, msg, timeout)
 	} else {
+		f := cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
 		res, err = waitFuture(ctx, f, c.l.goneCh(pid.Address))
 	}
 	if err != nil {

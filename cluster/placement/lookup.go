@@ -92,8 +92,11 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 		}
 	}
 	l.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
-		if t, ok := evt.(*cluster.ClusterTopology); ok {
-			l.onTopology(t)
+		switch e := evt.(type) {
+		case *cluster.ClusterTopology:
+			l.onTopology(e)
+		case *actor.DeadLetterEvent:
+			deadLetter(e)
 		}
 	})
 }
