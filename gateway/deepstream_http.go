@@ -75,6 +75,7 @@ func (s *Server) handleDeepstreamHTTP(ctx *fasthttp.RequestCtx, path string) {
 	rctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	results := make([]codec.Result, len(batch.Commands))
+	var counts commandCounts
 	for i := range batch.Commands {
 		c := &batch.Commands[i]
 		if rctx.Err() != nil {
@@ -82,15 +83,42 @@ func (s *Server) handleDeepstreamHTTP(ctx *fasthttp.RequestCtx, path string) {
 		} else {
 			results[i] = s.runCommand(rctx, app.ID, c)
 		}
-		outcome := "success"
-		if !results[i].Success() {
-			outcome = "failure"
-		}
-		s.metrics.commands.WithLabelValues(c.Topic, c.Action, outcome).Inc()
+		counts.add(c.Topic, c.Action, results[i].Success())
 	}
+	counts.flush(s.metrics)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json; charset=utf-8")
 	ctx.SetBody(codec.EncodeResponse(results))
+}
+
+// commandCounts sums a batch's commands per (topic, action, outcome), so the
+// labelled counter is looked up once per kind of command, not per command.
+type commandCounts []commandCount
+
+type commandCount struct {
+	topic, action string
+	ok            bool
+	n             float64
+}
+
+func (cc *commandCounts) add(topic, action string, ok bool) {
+	for i := range *cc {
+		if c := &(*cc)[i]; c.topic == topic && c.action == action && c.ok == ok {
+			c.n++
+			return
+		}
+	}
+	*cc = append(*cc, commandCount{topic, action, ok, 1})
+}
+
+func (cc commandCounts) flush(m *metrics) {
+	for _, c := range cc {
+		outcome := "success"
+		if !c.ok {
+			outcome = "failure"
+		}
+		m.commands.WithLabelValues(c.topic, c.action, outcome).Add(c.n)
+	}
 }
 
 // refuse writes a plaintext 4xx and logs it once at info (bad input is the

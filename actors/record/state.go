@@ -175,12 +175,10 @@ func Apply(s State, w Write, maxBytes int) (State, error) {
 			return s, err
 		}
 	} else {
-		var buf bytes.Buffer
-		buf.Grow(len(w.Data))
-		if err := json.Compact(&buf, w.Data); err != nil {
-			return s, fmt.Errorf("%w: %w", ErrInvalidData, err)
+		var err error
+		if data, err = compact(w.Data); err != nil {
+			return s, err
 		}
-		data = buf.Bytes()
 	}
 	if maxBytes > 0 && len(data) > maxBytes {
 		return s, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), maxBytes)
@@ -250,6 +248,21 @@ func validJSON(b []byte) error {
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidData)
 	}
 	return nil
+}
+
+// compact returns a compact copy of valid JSON text b (never b itself: it
+// may alias a request buffer that is reused). Text without any whitespace
+// byte is compact already and is only copied.
+func compact(b []byte) ([]byte, error) {
+	if bytes.IndexAny(b, " \t\r\n") < 0 {
+		return bytes.Clone(b), nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(b))
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidData, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // isContainerText reports whether valid JSON text b holds an object or array.

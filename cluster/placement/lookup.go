@@ -45,7 +45,7 @@ type Lookup struct {
 	self      string // this node's actor system address
 	members   []*cluster.Member
 	hash      uint64
-	cache     map[string]*actor.PID
+	cache     map[grainKey]*actor.PID
 	gone      map[string]chan struct{} // address -> closed when it leaves the view
 	activator *actor.PID
 	sub       *eventstream.Subscription
@@ -61,7 +61,7 @@ func NewLookup(cfg Config) *Lookup {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	return &Lookup{cfg: cfg, log: lg.With("subsystem", "placement"), cache: map[string]*actor.PID{}, gone: map[string]chan struct{}{}}
+	return &Lookup{cfg: cfg, log: lg.With("subsystem", "placement"), cache: map[grainKey]*actor.PID{}, gone: map[string]chan struct{}{}}
 }
 
 // OnTopology registers fn, called after every topology change with the
@@ -73,6 +73,9 @@ func (l *Lookup) OnTopology(fn func(joined, left []string)) {
 }
 
 func key(kind, identity string) string { return kind + "\x00" + identity }
+
+// grainKey keys the PID cache (a struct key: no string built per lookup).
+type grainKey struct{ kind, identity string }
 
 // Setup implements cluster.IdentityLookup.
 func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
@@ -120,7 +123,7 @@ func (l *Lookup) onTopology(t *cluster.ClusterTopology) {
 	l.members = members
 	l.hash = t.TopologyHash
 	if changed {
-		l.cache = map[string]*actor.PID{}
+		l.cache = map[grainKey]*actor.PID{}
 	}
 	for addr, ch := range l.gone {
 		if !present[addr] {
@@ -215,7 +218,7 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 // get returns the PID of the activation of (kind, identity), activating it
 // if needed, by the deadline dl; ctx can cancel the wait.
 func (l *Lookup) get(ctx context.Context, dl time.Time, kind, identity string) (*actor.PID, error) {
-	k := key(kind, identity)
+	k := grainKey{kind, identity}
 	l.mu.RLock()
 	pid := l.cache[k]
 	cl := l.cl
@@ -271,7 +274,7 @@ func (l *Lookup) RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID) {
 }
 
 func (l *Lookup) evict(kind, identity string, pid *actor.PID) {
-	k := key(kind, identity)
+	k := grainKey{kind, identity}
 	l.mu.Lock()
 	if cur := l.cache[k]; cur != nil && (pid == nil || cur.Equal(pid)) {
 		delete(l.cache, k)
