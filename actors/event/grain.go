@@ -39,6 +39,7 @@ type grain struct {
 	history  []*pb.Delivery
 	dedup    *dedup
 	interest relay.Interests
+	idle     placement.Idle
 	failed   error
 }
 
@@ -52,7 +53,13 @@ func newGrain(d Deps, identity string) *grain {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	switch m := placement.Message(ctx.Message()).(type) {
+	msg := placement.Message(ctx.Message())
+	if _, ok := msg.(*placement.IdleCheck); !ok {
+		g.idle.Touch()
+	}
+	switch m := msg.(type) {
+	case *actor.Stopping:
+		g.idle.Stop()
 	case *actor.Started:
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -64,9 +71,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		g.epoch = ep
-		if g.d.IdleTimeout > 0 {
-			ctx.SetReceiveTimeout(g.d.IdleTimeout)
-		}
+		g.idle.Start(ctx, g.d.IdleTimeout)
 	case *pb.EventEmit:
 		if g.failed != nil {
 			placement.Reply(ctx, &pb.EventEmitReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: g.failed.Error()}})
@@ -90,8 +95,8 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *pb.Interest:
 		g.interest.Apply(m)
 		placement.Reply(ctx, &pb.InterestReply{})
-	case *actor.ReceiveTimeout:
-		if g.interest.Len() == 0 {
+	case *placement.IdleCheck:
+		if g.idle.Check() && g.interest.Len() == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	}

@@ -149,6 +149,7 @@ type grain struct {
 	st       State
 	keys     []appliedKey
 	interest relay.Interests
+	idle     placement.Idle
 	failed   error
 }
 
@@ -192,7 +193,11 @@ func (g *grain) activate() error {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	switch m := placement.Message(ctx.Message()).(type) {
+	msg := placement.Message(ctx.Message())
+	if _, ok := msg.(*placement.IdleCheck); !ok {
+		g.idle.Touch()
+	}
+	switch m := msg.(type) {
 	case *actor.Started:
 		if err := g.activate(); err != nil {
 			g.failed = err
@@ -200,9 +205,9 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 			return
 		}
-		if g.d.IdleTimeout > 0 {
-			ctx.SetReceiveTimeout(g.d.IdleTimeout)
-		}
+		g.idle.Start(ctx, g.d.IdleTimeout)
+	case *actor.Stopping:
+		g.idle.Stop()
 	case *pb.RecordRead:
 		placement.Reply(ctx, g.read(ctx, m))
 	case *pb.RecordWrite:
@@ -212,8 +217,8 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *pb.Interest:
 		g.interest.Apply(m)
 		placement.Reply(ctx, &pb.InterestReply{})
-	case *actor.ReceiveTimeout:
-		if g.interest.Len() == 0 {
+	case *placement.IdleCheck:
+		if g.idle.Check() && g.interest.Len() == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	}
