@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -65,6 +66,7 @@ type op struct {
 type committer struct {
 	p        *Pebble
 	ops      chan *op
+	failed   atomic.Bool // a WAL sync failed: cached rows may be ahead of the disk
 	owners   map[string]ownerRow
 	versions map[string]int64 // stored document versions (0 = none)
 }
@@ -128,10 +130,20 @@ func (p *Pebble) write(ctx context.Context, enc []byte, stage func(c *committer,
 	return err
 }
 
-// run is the committer loop; it returns when ops is closed.
+// run is the committer loop; it returns when ops is closed, after the
+// syncer has answered every group handed to it.
 func (c *committer) run() {
+	syncq := make(chan synced, 64)
+	syncerDone := make(chan struct{})
+	go func() { // the syncer: owned by run, which waits for it
+		defer close(syncerDone)
+		c.syncer(syncq)
+	}()
+	defer func() {
+		close(syncq)
+		<-syncerDone
+	}()
 	group := make([]*op, 0, maxGroup)
-	staged := make([]*op, 0, maxGroup)
 	for {
 		first, ok := <-c.ops
 		if !ok {
@@ -150,20 +162,34 @@ func (c *committer) run() {
 				break fill
 			}
 		}
-		c.commit(group, staged[:0])
+		c.commit(group, syncq)
 	}
 }
 
-// commit stages every op of group into one batch, commits it and answers.
-func (c *committer) commit(group, staged []*op) {
-	if len(c.owners) >= maxCached {
+// synced is a group applied to Pebble whose WAL sync is awaited.
+type synced struct {
+	b      *pebble.Batch
+	staged []*op
+}
+
+// commit stages every op of group into one batch, applies it to Pebble and
+// hands it to the syncer, which answers the ops once the WAL sync is done.
+// The committer moves on to the next group meanwhile (staging it against
+// caches that already hold this group's effects): the fsync of one group
+// overlaps the staging of the next, and Pebble's WAL shares fsyncs between
+// groups. A later group is never durable without the earlier ones (the WAL
+// is written and synced in order), and after a failed WAL sync every later
+// sync fails too (Pebble's log writer keeps the error), so no answer rests
+// on a lost write.
+func (c *committer) commit(group []*op, syncq chan<- synced) {
+	if c.failed.Load() || len(c.owners) >= maxCached {
 		c.owners = nil
 	}
-	if len(c.versions) >= maxCached {
+	if c.failed.Load() || len(c.versions) >= maxCached {
 		c.versions = nil
 	}
 	b := c.p.db.NewBatch()
-	defer b.Close()
+	var staged []*op
 	for _, o := range group {
 		if err := o.stage(c, b); err != nil {
 			o.done <- err
@@ -172,19 +198,42 @@ func (c *committer) commit(group, staged []*op) {
 		staged = append(staged, o)
 	}
 	if len(staged) == 0 {
+		b.Close()
 		return
 	}
-	err := b.Commit(pebble.Sync)
-	if err != nil {
-		err = unavailable(err)
-		// The staged cache updates may not be on disk: forget them.
+	if err := c.p.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		b.Close()
+		c.forget(staged)
 		for _, o := range staged {
-			delete(c.owners, string(o.enc))
-			delete(c.versions, string(o.enc))
+			o.done <- unavailable(err)
 		}
+		return
 	}
-	for _, o := range staged {
-		o.done <- err
+	syncq <- synced{b, staged}
+}
+
+// forget drops the cached rows of ops whose writes may not be on disk.
+func (c *committer) forget(ops []*op) {
+	for _, o := range ops {
+		delete(c.owners, string(o.enc))
+		delete(c.versions, string(o.enc))
+	}
+}
+
+// syncer waits for each applied group's WAL sync, in order, and answers its
+// ops. After a failure it tells the committer to drop its caches (the rows
+// it staged may not be on disk).
+func (c *committer) syncer(q <-chan synced) {
+	for g := range q {
+		err := g.b.SyncWait()
+		if err != nil {
+			c.failed.Store(true)
+			err = unavailable(err)
+		}
+		g.b.Close()
+		for _, o := range g.staged {
+			o.done <- err
+		}
 	}
 }
 

@@ -256,9 +256,13 @@ func (s *Service) tick() {
 			alive = append(alive, raftnode.Peer{ServerID: m.Name, RaftAddr: m.RaftAddr, Expect: m.Expect, HasState: m.Raft})
 		case membership.StatusLeft:
 			left = append(left, m.Name)
-			dead = append(dead, m.ID)
+			if m.ID != self.ID {
+				dead = append(dead, m.ID)
+			}
 		case membership.StatusDead:
-			dead = append(dead, m.ID)
+			if m.ID != self.ID { // our own leave while stopping: Release ends the lease
+				dead = append(dead, m.ID)
+			}
 		}
 	}
 	if !s.booted.Load() && s.prov.Joined() && !s.cfg.JoinOnly {

@@ -53,6 +53,12 @@ func newMetadata(cfg Config, lg *slog.Logger, onLost func(error)) (*metadata.Ser
 
 // fence stops every grain at once and reports the node as failed (notes §8.2).
 func (n *Node) fence(cause error) {
+	if n.stopped.Load() {
+		// Stopping: grains are being stopped and the lease released anyway;
+		// a lease that ends now is no failure to report.
+		n.log.Info("lease ended while stopping", "err", cause)
+		return
+	}
 	if !n.fenced.CompareAndSwap(false, true) {
 		return
 	}
