@@ -318,6 +318,9 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 		return &pb.RecordWriteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
 	}
 	g.st, g.keys = st, keys
+	if g.interest.Len() == 0 {
+		return &pb.RecordWriteReply{Version: st.Version}
+	}
 	d := &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Version: st.Version, Origin: m.Origin, Epoch: g.epoch, Seq: uint64(st.Version)}
 	if m.HasPath {
 		d.Action, d.Path, d.HasPath = "patch", m.Path, true

@@ -64,14 +64,21 @@ type op struct {
 // and every write goes through the committer, so the caches are
 // authoritative; they save a point read before every conditional write.
 type committer struct {
-	p        *Pebble
-	ops      chan *op
-	failed   atomic.Bool // a WAL sync failed: cached rows may be ahead of the disk
-	owners   map[string]ownerRow
-	versions map[string]int64 // stored document versions (0 = none)
+	p      *Pebble
+	ops    chan *op
+	failed atomic.Bool     // a WAL sync failed: cached rows may be ahead of the disk
+	rows   map[string]*row // by encoded key
 }
 
-type ownerRow struct{ epoch, next uint64 }
+// row caches what the committer knows of one key: its owner row and the
+// version of its document (0 = none). Pointers, so that a cached key is
+// updated without building its string again.
+type row struct {
+	epoch, next  uint64
+	ownerKnown   bool
+	version      int64
+	versionKnown bool
+}
 
 // maxCached bounds each cache; a full cache is dropped between groups.
 const maxCached = 1 << 18
@@ -182,11 +189,8 @@ type synced struct {
 // sync fails too (Pebble's log writer keeps the error), so no answer rests
 // on a lost write.
 func (c *committer) commit(group []*op, syncq chan<- synced) {
-	if c.failed.Load() || len(c.owners) >= maxCached {
-		c.owners = nil
-	}
-	if c.failed.Load() || len(c.versions) >= maxCached {
-		c.versions = nil
+	if c.rows == nil || c.failed.Load() || len(c.rows) >= maxCached {
+		c.rows = make(map[string]*row)
 	}
 	b := c.p.db.NewBatch()
 	var staged []*op
@@ -215,8 +219,7 @@ func (c *committer) commit(group []*op, syncq chan<- synced) {
 // forget drops the cached rows of ops whose writes may not be on disk.
 func (c *committer) forget(ops []*op) {
 	for _, o := range ops {
-		delete(c.owners, string(o.enc))
-		delete(c.versions, string(o.enc))
+		delete(c.rows, string(o.enc))
 	}
 }
 
@@ -257,58 +260,61 @@ func (p *Pebble) get(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// owner returns the epoch and next log seq of enc.
-func (c *committer) owner(enc []byte) (epoch, next uint64, err error) {
-	if r, ok := c.owners[string(enc)]; ok {
-		return r.epoch, r.next, nil
+// row returns the cache row of enc, adding an empty one.
+func (c *committer) row(enc []byte) *row {
+	if r, ok := c.rows[string(enc)]; ok {
+		return r
+	}
+	r := &row{}
+	c.rows[string(enc)] = r
+	return r
+}
+
+// owner returns the cache row of enc with its owner row known.
+func (c *committer) owner(enc []byte) (*row, error) {
+	r := c.row(enc)
+	if r.ownerKnown {
+		return r, nil
 	}
 	v, ok, err := c.p.get(tableKey(tagOwner, enc, 0))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if !ok {
-		epoch, next = 0, 1
+		r.epoch, r.next = 0, 1
 	} else {
 		if len(v) != 16 {
-			return 0, 0, fmt.Errorf("store: corrupt owner record for %x", enc)
+			return nil, fmt.Errorf("store: corrupt owner record for %x", enc)
 		}
-		epoch, next = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+		r.epoch, r.next = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 	}
-	c.cacheOwner(enc, epoch, next)
-	return epoch, next, nil
+	r.ownerKnown = true
+	return r, nil
 }
 
-func (c *committer) cacheOwner(enc []byte, epoch, next uint64) {
-	if c.owners == nil {
-		c.owners = make(map[string]ownerRow)
-	}
-	c.owners[string(enc)] = ownerRow{epoch, next}
-}
-
-// setOwner stages enc's owner row into b and the cache.
-func (c *committer) setOwner(b *pebble.Batch, enc []byte, epoch, next uint64) {
+// setOwner stages r's owner row (key enc) into b and the cache.
+func (c *committer) setOwner(b *pebble.Batch, enc []byte, r *row, epoch, next uint64) {
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), epoch)
 	b.Set(tableKey(tagOwner, enc, 0), binary.BigEndian.AppendUint64(v, next), nil)
-	c.cacheOwner(enc, epoch, next)
+	r.epoch, r.next, r.ownerKnown = epoch, next, true
 }
 
-// fenced checks epoch against the owner epoch of enc and returns the next
-// log seq.
-func (c *committer) fenced(enc []byte, epoch uint64) (next uint64, err error) {
-	cur, next, err := c.owner(enc)
+// fenced returns the cache row of enc iff epoch is its owner epoch.
+func (c *committer) fenced(enc []byte, epoch uint64) (*row, error) {
+	r, err := c.owner(enc)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if cur != epoch {
-		return 0, ErrFenced
+	if r.epoch != epoch {
+		return nil, ErrFenced
 	}
-	return next, nil
+	return r, nil
 }
 
-// version returns the stored document version of enc, 0 if none.
-func (c *committer) version(enc []byte) (int64, error) {
-	if v, ok := c.versions[string(enc)]; ok {
-		return v, nil
+// version returns the stored document version of r (key enc), 0 if none.
+func (c *committer) version(enc []byte, r *row) (int64, error) {
+	if r.versionKnown {
+		return r.version, nil
 	}
 	v, ok, err := c.p.get(tableKey(tagDoc, enc, 0))
 	if err != nil {
@@ -321,15 +327,8 @@ func (c *committer) version(enc []byte) (int64, error) {
 		}
 		ver = int64(binary.BigEndian.Uint64(v))
 	}
-	c.cacheVersion(enc, ver)
+	r.version, r.versionKnown = ver, true
 	return ver, nil
-}
-
-func (c *committer) cacheVersion(enc []byte, ver int64) {
-	if c.versions == nil {
-		c.versions = make(map[string]int64)
-	}
-	c.versions[string(enc)] = ver
 }
 
 // Acquire implements Store.
@@ -340,12 +339,12 @@ func (p *Pebble) Acquire(ctx context.Context, k Key) (uint64, error) {
 	}
 	var epoch uint64
 	err = p.write(ctx, enc, func(c *committer, b *pebble.Batch) error {
-		cur, next, err := c.owner(enc)
+		r, err := c.owner(enc)
 		if err != nil {
 			return err
 		}
-		epoch = cur + 1
-		c.setOwner(b, enc, epoch, next)
+		epoch = r.epoch + 1
+		c.setOwner(b, enc, r, epoch, r.next)
 		return nil
 	})
 	if err != nil {
@@ -381,8 +380,12 @@ func (p *Pebble) Put(ctx context.Context, k Key, epoch uint64, expect int64, doc
 		return err
 	}
 	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) int64 {
-		val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(doc.Data)), uint64(ver))
-		b.Set(key, append(val, doc.Data...), nil)
+		// Written straight into the batch: version then data, no copy.
+		op := b.SetDeferred(len(key), 8+len(doc.Data))
+		copy(op.Key, key)
+		binary.BigEndian.PutUint64(op.Value, uint64(ver))
+		copy(op.Value[8:], doc.Data)
+		_ = op.Finish() // only fails for a batch that indexes with a failing merge
 		return ver
 	})
 }
@@ -400,7 +403,7 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 
 // fencedWrite stages fn's writes iff epoch is k's owner epoch;
 // fn gets the encoded key, the next log seq and the batch.
-func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c *committer, b *pebble.Batch, enc []byte, next uint64) error) error {
+func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c *committer, b *pebble.Batch, enc []byte, r *row) error) error {
 	enc, err := encodeKey(k)
 	if err != nil {
 		return err
@@ -409,11 +412,11 @@ func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c
 		return err
 	}
 	return p.write(ctx, enc, func(c *committer, b *pebble.Batch) error {
-		next, err := c.fenced(enc, epoch)
+		r, err := c.fenced(enc, epoch)
 		if err != nil {
 			return err
 		}
-		return fn(c, b, enc, next)
+		return fn(c, b, enc, r)
 	})
 }
 
@@ -421,15 +424,15 @@ func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c
 // none) on k's document row iff epoch is k's owner epoch and the stored
 // version is expect; durable before it returns nil.
 func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
-	return p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, _ uint64) error {
-		cur, err := c.version(enc)
+	return p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, r *row) error {
+		cur, err := c.version(enc, r)
 		if err != nil {
 			return err
 		}
 		if cur != expect {
 			return ErrVersion
 		}
-		c.cacheVersion(enc, change(b, tableKey(tagDoc, enc, 0)))
+		r.version = change(b, tableKey(tagDoc, enc, 0))
 		return nil
 	})
 }
@@ -447,11 +450,12 @@ func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte
 		return 0, fmt.Errorf("%w: nothing to append", ErrInvalidArgument)
 	}
 	var first uint64
-	err := p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, next uint64) error {
+	err := p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, r *row) error {
+		next := r.next
 		for i, d := range data {
 			b.Set(logKey(enc, next+uint64(i)), d, nil)
 		}
-		c.setOwner(b, enc, epoch, next+uint64(len(data)))
+		c.setOwner(b, enc, r, epoch, next+uint64(len(data)))
 		first = next
 		return nil
 	})
@@ -497,7 +501,7 @@ func (p *Pebble) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]
 
 // Trim implements Store.
 func (p *Pebble) Trim(ctx context.Context, k Key, epoch uint64, before uint64) error {
-	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ uint64) error {
+	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ *row) error {
 		if before > 1 {
 			b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
 		}
@@ -526,7 +530,7 @@ func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member str
 	if err := checkMember(member); err != nil {
 		return err
 	}
-	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ uint64) error {
+	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ *row) error {
 		if del {
 			b.Delete(indexKey(enc, member), nil)
 		} else {

@@ -21,6 +21,7 @@ import (
 type Call struct {
 	Msg proto.Message
 	res chan callResult // buffered 1: exactly one answer, never blocks
+	t   *time.Timer     // the caller's timeout, reused with the Call
 }
 
 type callResult struct {
@@ -68,15 +69,19 @@ func deadLetter(evt *actor.DeadLetterEvent) {
 func callLocal(sys *actor.ActorSystem, pid *actor.PID, msg proto.Message, timeout time.Duration) (proto.Message, error) {
 	c := callPool.Get().(*Call)
 	c.Msg = msg
+	if c.t == nil {
+		c.t = time.NewTimer(timeout)
+	} else {
+		c.t.Reset(timeout) // stopped before pooling: no stale tick (Go ≥ 1.23 timers)
+	}
 	sys.Root.Send(pid, c)
-	t := time.NewTimer(timeout)
 	select {
 	case r := <-c.res:
-		t.Stop()
+		c.t.Stop()
 		c.Msg = nil
 		callPool.Put(c) // answered once: safe to reuse
 		return r.msg, r.err
-	case <-t.C:
+	case <-c.t.C:
 		// Not reused: a late answer may still arrive on c.res.
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "attempt timed out")
 	}
