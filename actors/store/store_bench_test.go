@@ -1,27 +1,27 @@
 // Group commit, measured on the 2-core dev VM (AMD EPYC, shared with other
-// builds: load average 5-10 during the runs) with PostgreSQL 15 from pgtest
-// (fsync=on, synchronous_commit=on) on the same disk:
+// builds: load average 5-10 during runs 1 and 2) with PostgreSQL 15 from
+// pgtest (fsync=on, synchronous_commit=on) on the same disk:
 //
 //	go test -run '^$' -bench BenchmarkStore -benchtime 3s ./actors/store/
 //
-//	                           run 1 (19:21)      run 2 (19:26)
-//	backend=pebble/writers=1      794 writes/s      2949 writes/s
-//	backend=pebble/writers=16    8580 writes/s     22732 writes/s
-//	backend=pebble/writers=256  19364 writes/s     39411 writes/s
-//	backend=postgres/writers=1    417 writes/s      1958 writes/s
-//	backend=postgres/writers=16  5441 writes/s      5398 writes/s
-//	backend=postgres/writers=256 17043 writes/s    10335 writes/s
+//	                           run 1 (19:21)  run 2 (19:26)  run 3 (21:37)
+//	backend=pebble/writers=1      794 w/s       2949 w/s       2438 w/s
+//	backend=pebble/writers=16    8580 w/s      22732 w/s      19410 w/s
+//	backend=pebble/writers=256  19364 w/s      39411 w/s     138474 w/s
+//	backend=postgres/writers=1    417 w/s       1958 w/s       1561 w/s
+//	backend=postgres/writers=16  5441 w/s       5398 w/s       5476 w/s
+//	backend=postgres/writers=256 17043 w/s     10335 w/s      19837 w/s
 //
 // One writer is bound by one fsync (Pebble) or one commit (Postgres) per
-// write, so writers=1 is 1/fsync-latency (0.34-1.26 ms here). With 16 and
-// 256 writers Pebble does 8-24x that and Postgres 3-40x: concurrent writes
-// share fsyncs (Pebble's commit pipeline) and transactions (the Postgres
-// committer). The run-to-run spread follows the load of the shared VM; with
-// the Postgres server on the same 2 cores, its high-writer numbers are
-// probably CPU-bound (not profiled).
-// Before the committer sent each group as one pipelined implicit transaction
-// (explicit BEGIN/COMMIT round trips instead), postgres/writers=1 did 297
-// writes/s in the conditions of run 1.
+// write, so writers=1 is 1/fsync-latency (0.34-1.26 ms here). With more
+// writers, concurrent writes share fsyncs and transactions: Pebble's
+// committer takes every write queued during one commit into the next batch
+// (run 3; runs 1 and 2 committed each write as its own batch under a striped
+// lock, leaving the grouping to Pebble's commit pipeline), and the Postgres
+// committer sends each group as one pipelined implicit transaction (before
+// it, explicit BEGIN/COMMIT round trips: postgres/writers=1 did 297 writes/s
+// in the conditions of run 1). With the Postgres server on the same 2 cores,
+// its high-writer numbers are probably CPU-bound (not profiled).
 
 package store_test
 
