@@ -4,8 +4,8 @@
 // current one (design §3 guarantee 2, notes/protoactor-cluster.md §8.1).
 //
 // Two backends implement Store: Pebble (embedded, single node, every write
-// fsync'd before it is acknowledged; concurrent writers share fsyncs through
-// Pebble's commit pipeline) and PostgreSQL (shared by all nodes; concurrent
+// fsync'd before it is acknowledged; one committer goroutine batches the
+// writes queued meanwhile into one Pebble commit and fsync) and PostgreSQL (shared by all nodes; concurrent
 // writes are group-committed into one transaction by a single committer
 // goroutine, with synchronous_commit=on). Both pass the same conformance suite
 // in storetest.
