@@ -140,3 +140,42 @@ func TestE2ESpineKillOneOfThree(t *testing.T) {
 		n.Stop(20 * time.Second)
 	}
 }
+
+// A node stopped with SIGTERM leaves memberlist before it releases its
+// lease; its own leader loop must not take that leave for a death, revoke
+// its own lease and fence the node on the way out. Stop fails the test
+// unless the process exits 0; the log must show no fence. (The window is
+// short: this caught nothing in 4 runs with the fix reverted; the fix was
+// found when a benchmark child with 10,000 live grains fenced on stop.)
+func TestE2EGracefulStopDoesNotFence(t *testing.T) {
+	// The production profile's leave and lease timings (the test profile's
+	// leave returns before the leader loop can look at it).
+	c := procs.New(t, 1, "--profile", "production")
+	n := c.Nodes[0]
+	n.WaitReady(20 * time.Second)
+	// Many live grains make the stop take long enough for the leader loop
+	// and the lease renewer to run between the leave and the release.
+	for i := range 20 {
+		var cmds []string
+		for j := range 100 {
+			cmds = append(cmds, fmt.Sprintf(`{"topic":"record","action":"write","recordName":"g%d-%d","data":{"v":1}}`, i, j))
+		}
+		st, resp, err := procs.Do(t.Context(), "POST", n.URL()+"/api", "application/json", []byte(`{"body":[`+strings.Join(cmds, ",")+`]}`), "")
+		if err != nil || st != 200 || !strings.Contains(string(resp), `"result":"SUCCESS"`) {
+			t.Fatalf("batch %d: %d %v %.200s", i, st, err, resp)
+		}
+	}
+	n.Stop(20 * time.Second)
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"fencing this node", "revoked lease"} {
+		if strings.Contains(string(b), bad) {
+			t.Fatalf("graceful stop logged %q:\n%s", bad, b)
+		}
+	}
+	if !strings.Contains(string(b), "node stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", b)
+	}
+}
