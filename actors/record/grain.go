@@ -155,7 +155,7 @@ type grain struct {
 
 func newGrain(d Deps, identity string) *grain {
 	app, name := client.SplitIdentity(identity)
-	return &grain{d: d, app: app, name: name, key: store.Key{Kind: client.KindRecord, App: app, ID: name},
+	return &grain{d: d, app: app, name: name, key: store.Key{Kind: client.KindRecord, App: app, ID: name}, keys: make([]appliedKey, 0, keepKeys+1),
 		log: d.Logger.With("grain_kind", client.KindRecord, "grain_id", identity)}
 }
 
@@ -188,7 +188,7 @@ func (g *grain) activate() error {
 		return err
 	}
 	g.st = State{Exists: true, Version: int32(doc.Version - 1), Data: data}
-	g.keys = keys
+	g.keys = append(g.keys[:0], keys...)
 	return nil
 }
 
@@ -310,14 +310,18 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 		}
 		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: g.st.Version, CurrentData: g.currentData()}
 	}
+	// g.keys has room for keepKeys+1 entries: the new list is built in place
+	// (entries past len(g.keys) are not g.keys' yet) without allocating.
 	keys := append(g.keys, appliedKey{Hash: h, Version: st.Version})
 	if len(keys) > keepKeys {
-		keys = append([]appliedKey(nil), keys[len(keys)-keepKeys:]...)
+		keys = keys[1:]
 	}
 	if err := g.persist(st, keys); err != nil {
 		return &pb.RecordWriteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
 	}
-	g.st, g.keys = st, keys
+	g.st = st
+	g.keys = g.keys[:len(keys)]
+	copy(g.keys, keys) // a no-op unless the oldest key was dropped
 	if g.interest.Len() == 0 {
 		return &pb.RecordWriteReply{Version: st.Version}
 	}
@@ -373,7 +377,7 @@ func (g *grain) delete(ctx actor.Context, m *pb.RecordDelete) *pb.RecordDeleteRe
 	if err := g.persist(st, nil); err != nil {
 		return &pb.RecordDeleteReply{Error: g.failure(ctx, err, pb.ErrorReason_ERROR_REASON_RECORD_DELETE_ERROR)}
 	}
-	g.st, g.keys = st, nil
+	g.st, g.keys = st, g.keys[:0]
 	g.interest.Send(ctx, &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Action: "delete", Origin: m.Origin, Epoch: g.epoch})
 	return &pb.RecordDeleteReply{}
 }

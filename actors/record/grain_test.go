@@ -1,6 +1,7 @@
 package record
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -110,5 +111,49 @@ func TestGrainEnvelopeRoundTrip(t *testing.T) {
 	}
 	if keyHash("a") == keyHash("b") || keyHash("") == keyHash("a") {
 		t.Fatal("keyHash collides on trivial inputs")
+	}
+}
+
+// The last keepKeys idempotency keys are remembered, in memory and across
+// activations; an older key is forgotten (its retry applies again).
+func TestGrainRemembersLastKeys(t *testing.T) {
+	st, err := store.OpenPebble(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sys := actor.NewActorSystem()
+	defer sys.Shutdown()
+	deps := Deps{Store: st}
+	pid := sys.Root.Spawn(Props(deps, "app/keys"))
+	w := func(pid *actor.PID, i int) *pb.RecordWriteReply {
+		return request[*pb.RecordWriteReply](t, sys, pid, &pb.RecordWrite{IdempotencyKey: fmt.Sprintf("key-%d", i), App: "app", Name: "keys", Transport: pb.Transport_TRANSPORT_HTTP, Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	const n = keepKeys + 8
+	for i := 1; i <= n; i++ {
+		if r := w(pid, i); r.Error != nil || r.Version != int32(i) {
+			t.Fatalf("write %d: %+v", i, r)
+		}
+	}
+	check := func(pid *actor.PID, what string) {
+		t.Helper()
+		for _, i := range []int{n, n - keepKeys + 1} { // newest and oldest kept
+			if r := w(pid, i); r.Error != nil || r.Version != int32(i) {
+				t.Fatalf("%s: retry of key %d: %+v, want its version %d", what, i, r, i)
+			}
+		}
+	}
+	check(pid, "same activation")
+	if err := sys.Root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	again := sys.Root.Spawn(Props(deps, "app/keys"))
+	check(again, "new activation")
+	// The first key was pushed out: its retry is a new write.
+	if r := w(again, 1); r.Error != nil || r.Version != n+1 {
+		t.Fatalf("retry of a forgotten key: %+v, want version %d", r, n+1)
+	}
+	if r := request[*pb.RecordReadReply](t, sys, again, &pb.RecordRead{App: "app", Name: "keys"}); r.Version != n+1 || string(r.Data) != `{"i":1}` {
+		t.Fatalf("read: %+v", r)
 	}
 }
