@@ -58,6 +58,7 @@ func bench(args []string) int {
 	}
 	base := *addr
 	storeName := "(running node)"
+	var cpu func() (time.Duration, bool)
 	if base == "" {
 		child, err := startChild(*storeFlag, *logLevel)
 		if err != nil {
@@ -66,6 +67,8 @@ func bench(args []string) int {
 		}
 		defer child.stop()
 		base = child.url
+		pid := child.cmd.Process.Pid
+		cpu = func() (time.Duration, bool) { return processCPU(pid) }
 		storeName = storeKindName(*storeFlag)
 	} else if !strings.Contains(base, "://") {
 		base = "http://" + base
@@ -79,7 +82,18 @@ func bench(args []string) int {
 		if *warmup > 0 {
 			l.run(*warmup)
 		}
-		rows = append(rows, l.run(*duration))
+		var c0 time.Duration
+		ok := cpu != nil
+		if ok {
+			c0, ok = cpu()
+		}
+		row := l.run(*duration)
+		if ok {
+			if c1, ok := cpu(); ok {
+				row.ServerCPU = c1 - c0
+			}
+		}
+		rows = append(rows, row)
 	}
 	printTable(os.Stdout, rows)
 	return 0
@@ -114,6 +128,10 @@ type benchRow struct {
 	Errors   int64         // failed requests (transport error, non-200, any failed command)
 	Elapsed  time.Duration // measured wall time
 	P50, P99 time.Duration // per-request latency
+	// ServerCPU is the child node's user+system CPU time during the run,
+	// 0 when unknown (--addr, or no /proc). CPU per write is a steadier
+	// measure than writes/s on a shared machine.
+	ServerCPU time.Duration
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
@@ -154,12 +172,47 @@ func fmtLatency(d time.Duration) string {
 // printTable writes the result table.
 func printTable(w io.Writer, rows []benchRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "writers\tbatch\trequests/s\twrites/s\tp50\tp99\terrors\t")
+	fmt.Fprintln(tw, "writers\tbatch\trequests/s\twrites/s\tp50\tp99\terrors\tserver CPU/write\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t\n", r.Writers, r.Batch, perSecond(r.Requests, r.Elapsed), perSecond(r.Writes, r.Elapsed),
-			fmtLatency(r.P50), fmtLatency(r.P99), r.Errors)
+		perWrite := "-"
+		if r.ServerCPU > 0 && r.Writes > 0 {
+			perWrite = fmt.Sprintf("%.1f µs", float64(r.ServerCPU)/float64(r.Writes)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%s\t\n", r.Writers, r.Batch, perSecond(r.Requests, r.Elapsed), perSecond(r.Writes, r.Elapsed),
+			fmtLatency(r.P50), fmtLatency(r.P99), r.Errors, perWrite)
 	}
 	tw.Flush()
+}
+
+// processCPU returns the user+system CPU time of process pid so far, from
+// /proc/<pid>/stat (fields 14 and 15, in USER_HZ = 100 ticks per second on
+// every Linux); ok=false where that cannot be read.
+func processCPU(pid int) (d time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime+stime from the text of /proc/<pid>/stat. The
+// command name (field 2) is in parentheses and may hold spaces or ")", so
+// fields are counted from the last ")".
+func parseStatCPU(stat string) (time.Duration, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond, true
 }
 
 // loader runs writers goroutines of forced record writes against url.
