@@ -4,12 +4,12 @@ GO ?= go
 BIN := bin/plexus
 TMP ?= $(CURDIR)/tmp
 # Packages whose tests start no protoactor cluster: plain -race, any report fails.
-STRICT_PKGS := ./actors/... ./gateway/... ./cluster/state/... ./cluster/fsm/... ./cluster/raftnode/... ./test/racecheck/...
+STRICT_PKGS := ./actors/... ./gateway/... ./cluster/state/... ./cluster/fsm/... ./cluster/raftnode/... ./cluster/placement/... ./test/racecheck/...
 # Packages whose tests start protoactor clusters in-process. protoactor-go races in its own code
 # (notes §5) and `go test -race` fails any test during which a race is reported, so these run
 # without -race; the race pass over the same code paths is test-race (a -race binary driven by
 # the e2e suite, reports checked by test/racecheck).
-CLUSTER_PKGS := ./cluster/membership/... ./cluster/placement/... ./cmd/...
+CLUSTER_PKGS := ./cluster/membership/... ./cmd/...
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin))
 
 .PHONY: all build run test test-unit test-cluster test-e2e vet deps postgres proto verify-proto bench fuzz cluster cluster-down clean
