@@ -446,7 +446,7 @@ func logKey(enc []byte, seq uint64) []byte {
 
 // Append implements Store.
 func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte) (uint64, error) {
-	if _, err := encodeKey(k); err != nil {
+	if err := k.validate(); err != nil { // before the argument, as everywhere
 		return 0, err
 	}
 	if len(data) == 0 {
@@ -470,36 +470,46 @@ func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte
 
 // ReadLog implements Store.
 func (p *Pebble) ReadLog(ctx context.Context, k Key, from uint64, limit int) ([]Entry, error) {
+	var out []Entry
+	err := p.scan(ctx, k, limit, func(enc []byte) (lower, upper []byte) {
+		return logKey(enc, from), prefixSuccessor(tableKey(tagLog, enc, 0))
+	}, func(key, v []byte) {
+		out = append(out, Entry{Seq: binary.BigEndian.Uint64(key[len(key)-8:]), Data: v})
+	})
+	return out, err
+}
+
+// scan calls fn with each key and (copied) value, ascending, of at most
+// limit rows of k within the bounds that bounds gives for k's encoding.
+func (p *Pebble) scan(ctx context.Context, k Key, limit int, bounds func(enc []byte) (lower, upper []byte), fn func(key, value []byte)) error {
 	enc, err := encodeKey(k)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkLimit(limit); err != nil {
-		return nil, err
+		return err
 	}
 	if err := p.begin(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	defer p.mu.RUnlock()
-	upper := append(tableKey(tagLog, enc, 9), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(enc, from), UpperBound: upper})
+	lower, upper := bounds(enc)
+	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
-	var out []Entry
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		key := it.Key()
+	for ok, n := it.First(), 0; ok && n < limit; ok, n = it.Next(), n+1 {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
-			return nil, unavailable(err)
+			return unavailable(err)
 		}
-		out = append(out, Entry{Seq: binary.BigEndian.Uint64(key[len(key)-8:]), Data: append([]byte(nil), v...)})
+		fn(it.Key(), append([]byte(nil), v...))
 	}
 	if err := it.Close(); err != nil {
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
-	return out, nil
+	return nil
 }
 
 // Trim implements Store.
@@ -527,7 +537,7 @@ func (p *Pebble) IndexDelete(ctx context.Context, k Key, epoch uint64, member st
 }
 
 func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member string, value []byte, del bool) error {
-	if _, err := encodeKey(k); err != nil {
+	if err := k.validate(); err != nil { // before the argument, as everywhere
 		return err
 	}
 	if err := checkMember(member); err != nil {
@@ -545,39 +555,19 @@ func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member str
 
 // IndexRange implements Store.
 func (p *Pebble) IndexRange(ctx context.Context, k Key, after string, limit int) ([]IndexItem, error) {
-	enc, err := encodeKey(k)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLimit(limit); err != nil {
-		return nil, err
-	}
-	if err := p.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer p.mu.RUnlock()
-	prefix := tableKey(tagIndex, enc, 0)
-	lower := prefix
-	if after != "" {
-		lower = append(indexKey(enc, after), 0) // the smallest member > after
-	}
-	it, err := p.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: prefixSuccessor(prefix)})
-	if err != nil {
-		return nil, unavailable(err)
-	}
 	var out []IndexItem
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return nil, unavailable(err)
+	var prefix []byte
+	err := p.scan(ctx, k, limit, func(enc []byte) (lower, upper []byte) {
+		prefix = tableKey(tagIndex, enc, 0)
+		lower = prefix
+		if after != "" {
+			lower = append(indexKey(enc, after), 0) // the smallest member > after
 		}
-		out = append(out, IndexItem{Member: string(it.Key()[len(prefix):]), Value: append([]byte(nil), v...)})
-	}
-	if err := it.Close(); err != nil {
-		return nil, unavailable(err)
-	}
-	return out, nil
+		return lower, prefixSuccessor(prefix)
+	}, func(key, v []byte) {
+		out = append(out, IndexItem{Member: string(key[len(prefix):]), Value: v})
+	})
+	return out, err
 }
 
 // prefixSuccessor returns the smallest key greater than every key with the

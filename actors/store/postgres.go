@@ -680,21 +680,14 @@ func (p *Postgres) ReadLog(ctx context.Context, k Key, from uint64, limit int) (
 	if from > 1<<63-1 {
 		return nil, nil
 	}
-	rows, err := p.pool.Query(ctx, sqlReadLog, enc, int64(from), limit)
-	if err != nil {
-		return nil, readError(ctx, "read log", err)
-	}
-	var out []Entry
-	for rows.Next() {
+	rows, _ := p.pool.Query(ctx, sqlReadLog, enc, int64(from), limit) // CollectRows reports a query error
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 		var seq int64
 		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
-			rows.Close()
-			return nil, readError(ctx, "read log", err)
-		}
-		out = append(out, Entry{Seq: uint64(seq), Data: data})
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&seq, &data)
+		return Entry{Seq: uint64(seq), Data: data}, err
+	})
+	if err != nil {
 		return nil, readError(ctx, "read log", err)
 	}
 	return out, nil
@@ -706,20 +699,13 @@ func (p *Postgres) IndexRange(ctx context.Context, k Key, after string, limit in
 	if err != nil {
 		return nil, err
 	}
-	rows, err := p.pool.Query(ctx, sqlIndexRange, enc, []byte(after), limit)
-	if err != nil {
-		return nil, readError(ctx, "index range", err)
-	}
-	var out []IndexItem
-	for rows.Next() {
+	rows, _ := p.pool.Query(ctx, sqlIndexRange, enc, []byte(after), limit) // CollectRows reports a query error
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (IndexItem, error) {
 		var member, value []byte
-		if err := rows.Scan(&member, &value); err != nil {
-			rows.Close()
-			return nil, readError(ctx, "index range", err)
-		}
-		out = append(out, IndexItem{Member: string(member), Value: value})
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&member, &value)
+		return IndexItem{Member: string(member), Value: value}, err
+	})
+	if err != nil {
 		return nil, readError(ctx, "index range", err)
 	}
 	return out, nil
