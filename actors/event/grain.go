@@ -54,12 +54,10 @@ func newGrain(d Deps, identity string) *grain {
 
 func (g *grain) Receive(ctx actor.Context) {
 	msg := placement.Message(ctx.Message())
-	if _, ok := msg.(*placement.IdleCheck); !ok {
-		g.idle.Touch()
+	if g.idle.Observe(ctx, msg, g.d.IdleTimeout, g.interest.Len() == 0) {
+		return
 	}
 	switch m := msg.(type) {
-	case *actor.Stopping:
-		g.idle.Stop()
 	case *actor.Started:
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -71,7 +69,6 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		g.epoch = ep
-		g.idle.Start(ctx, g.d.IdleTimeout)
 	case *pb.EventEmit:
 		if g.failed != nil {
 			placement.Reply(ctx, &pb.EventEmitReply{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_STALE_ACTIVATION, Message: g.failed.Error()}})
@@ -95,9 +92,5 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *pb.Interest:
 		g.interest.Apply(m)
 		placement.Reply(ctx, &pb.InterestReply{})
-	case *placement.IdleCheck:
-		if g.idle.Check() && g.interest.Len() == 0 {
-			ctx.Poison(ctx.Self())
-		}
 	}
 }

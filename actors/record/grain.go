@@ -194,8 +194,8 @@ func (g *grain) activate() error {
 
 func (g *grain) Receive(ctx actor.Context) {
 	msg := placement.Message(ctx.Message())
-	if _, ok := msg.(*placement.IdleCheck); !ok {
-		g.idle.Touch()
+	if g.idle.Observe(ctx, msg, g.d.IdleTimeout, g.interest.Len() == 0) {
+		return
 	}
 	switch m := msg.(type) {
 	case *actor.Started:
@@ -205,9 +205,6 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 			return
 		}
-		g.idle.Start(ctx, g.d.IdleTimeout)
-	case *actor.Stopping:
-		g.idle.Stop()
 	case *pb.RecordRead:
 		placement.Reply(ctx, g.read(ctx, m))
 	case *pb.RecordWrite:
@@ -217,10 +214,6 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *pb.Interest:
 		g.interest.Apply(m)
 		placement.Reply(ctx, &pb.InterestReply{})
-	case *placement.IdleCheck:
-		if g.idle.Check() && g.interest.Len() == 0 {
-			ctx.Poison(ctx.Self())
-		}
 	}
 }
 

@@ -13,25 +13,45 @@ import (
 // and looks at the count once per period from one timer. A grain is told it
 // is idle after between one and two periods without a message.
 //
-// Use it from the grain's Receive only: Start on *actor.Started, Touch on
-// every other message, Check on *IdleCheck, Stop on *actor.Stopping.
+// A grain calls Observe first thing in its Receive.
 type Idle struct {
 	period      time.Duration
 	turns, seen uint64
 	t           *time.Timer
 }
 
-// IdleCheck is the message Idle's timer sends to its grain.
-type IdleCheck struct{}
+// idleTick is the message Idle's timer sends to its grain.
+type idleTick struct{}
 
 // IgnoreDeadLetterLogging implements actor.IgnoreDeadLetterLogging: a
 // check may reach a grain that has just stopped.
-func (*IdleCheck) IgnoreDeadLetterLogging() {}
+func (*idleTick) IgnoreDeadLetterLogging() {}
 
-var idleCheck = &IdleCheck{}
+var idleCheck = &idleTick{}
 
-// Start arms the timer; period ≤ 0 disables Idle.
-func (i *Idle) Start(ctx actor.Context, period time.Duration) {
+// Observe runs Idle for the grain whose Receive got msg: it arms the timer
+// on *actor.Started (period ≤ 0: never), disarms it on *actor.Stopping and
+// counts every other turn. It returns true when msg was Idle's own check,
+// which the grain must not handle: it has then stopped the grain if no turn
+// happened for a period and mayStop (e.g. nobody is subscribed).
+func (i *Idle) Observe(ctx actor.Context, msg any, period time.Duration, mayStop bool) bool {
+	switch msg.(type) {
+	case *idleTick:
+		if i.check() && mayStop {
+			ctx.Poison(ctx.Self())
+		}
+		return true
+	case *actor.Started:
+		i.start(ctx, period)
+	case *actor.Stopping:
+		i.stop()
+	}
+	i.turns++
+	return false
+}
+
+// start arms the timer; period ≤ 0 disables Idle.
+func (i *Idle) start(ctx actor.Context, period time.Duration) {
 	if period <= 0 {
 		return
 	}
@@ -40,12 +60,9 @@ func (i *Idle) Start(ctx actor.Context, period time.Duration) {
 	i.t = time.AfterFunc(period, func() { sys.Root.Send(self, idleCheck) })
 }
 
-// Touch counts a turn.
-func (i *Idle) Touch() { i.turns++ }
-
-// Check reports whether no turn happened since the previous check (or
-// Start), and re-arms the timer.
-func (i *Idle) Check() bool {
+// check reports whether no turn happened since the previous check (or
+// start), and re-arms the timer.
+func (i *Idle) check() bool {
 	if i.t == nil {
 		return false
 	}
@@ -55,8 +72,8 @@ func (i *Idle) Check() bool {
 	return idle
 }
 
-// Stop disarms the timer.
-func (i *Idle) Stop() {
+// stop disarms the timer.
+func (i *Idle) stop() {
 	if i.t != nil {
 		i.t.Stop()
 	}

@@ -14,20 +14,7 @@ type idleActor struct {
 }
 
 func (a *idleActor) Receive(ctx actor.Context) {
-	msg := Message(ctx.Message())
-	if _, ok := msg.(*IdleCheck); !ok {
-		a.idle.Touch()
-	}
-	switch msg.(type) {
-	case *actor.Started:
-		a.idle.Start(ctx, a.period)
-	case *actor.Stopping:
-		a.idle.Stop()
-	case *IdleCheck:
-		if a.idle.Check() {
-			ctx.Poison(ctx.Self())
-		}
-	}
+	a.idle.Observe(ctx, Message(ctx.Message()), a.period, true)
 }
 
 // TestIdlePassivates checks that a grain kept busy outlives many idle
