@@ -74,30 +74,44 @@ func readReports(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// ownAccess reports whether the top frame of any access section ("Read at",
-// "Write at", "Previous write at", ...) is in our module.
+// ownAccess reports whether the racing frame of any access section ("Read
+// at", "Write at", "Previous write at", ...) is in our module.
 func ownAccess(report string) bool {
 	lines := strings.Split(report, "\n")
-	for i, l := range lines {
-		t := strings.TrimSpace(l)
-		if !(strings.Contains(t, " at 0x") || strings.HasPrefix(t, "Read at") || strings.HasPrefix(t, "Write at") || strings.HasPrefix(t, "Previous ")) {
-			continue
-		}
-		if i+1 < len(lines) {
-			fn := strings.TrimSpace(lines[i+1])
-			if strings.HasPrefix(fn, module) && !strings.Contains(fn, "/test/") {
-				return true
-			}
+	for i := range lines {
+		if fn := accessFrame(lines, i); strings.HasPrefix(fn, module) && !strings.Contains(fn, "/test/") {
+			return true
 		}
 	}
 	return false
 }
 
+// accessFrame returns the racing frame of the access section whose header is
+// lines[i] ("" when lines[i] is no header): the first function that is not
+// the runtime's (a map race's top frame is runtime.mapassign, the racing
+// code its caller). Frames are function lines, each followed by its file.
+func accessFrame(lines []string, i int) string {
+	t := strings.TrimSpace(lines[i])
+	if !(strings.Contains(t, " at 0x") || strings.HasPrefix(t, "Read at") || strings.HasPrefix(t, "Write at") || strings.HasPrefix(t, "Previous ")) {
+		return ""
+	}
+	for j := i + 1; j < len(lines); j += 2 {
+		fn := strings.TrimSpace(lines[j])
+		if fn == "" {
+			return ""
+		}
+		if !strings.HasPrefix(fn, "runtime.") && !strings.HasPrefix(fn, "internal/") && !strings.HasPrefix(fn, "sync/atomic.") {
+			return fn
+		}
+	}
+	return ""
+}
+
 func firstFrame(report string) string {
 	lines := strings.Split(report, "\n")
-	for i, l := range lines {
-		if strings.Contains(l, " at 0x") && i+1 < len(lines) {
-			return strings.TrimSpace(lines[i+1])
+	for i := range lines {
+		if fn := accessFrame(lines, i); fn != "" {
+			return fn
 		}
 	}
 	return "?"
