@@ -251,7 +251,10 @@ func (f *FSM) remember(cmd Command, r Result) {
 		break
 	}
 	if n > 0 {
-		f.order = append(f.order[:0:0], f.order[n:]...)
+		// Drop the forgotten ids in place: append moves the rest down when it
+		// next runs out of room, instead of a copy of the window per apply.
+		clear(f.order[:n])
+		f.order = f.order[n:]
 	}
 }
 
