@@ -109,23 +109,21 @@ func (c *Client) Request(ctx context.Context, kind, identity string, msg proto.M
 }
 
 func (c *Client) attempt(ctx context.Context, dl time.Time, kind, identity string, msg proto.Message) (proto.Message, error) {
-	pid, err := c.l.get(ctx, dl, kind, identity)
+	rt, err := c.l.get(ctx, dl, kind, identity)
 	if err != nil {
 		return nil, err
 	}
-	c.l.mu.RLock()
-	cl := c.l.cl
-	c.l.mu.RUnlock()
+	pid := rt.pid
 	timeout := min(c.cfg.PerAttempt, time.Until(dl))
 	if timeout <= 0 {
 		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded")
 	}
 	var res any
-	if pid.Address == c.l.Self() {
+	if rt.local {
 		// timeout ≤ the call's remaining time, and a local target cannot leave
-		res, err = callLocal(cl.ActorSystem, pid, msg, timeout)
+		res, err = callLocal(rt.cl.ActorSystem, pid, msg, timeout)
 	} else {
-		f := cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
+		f := rt.cl.ActorSystem.Root.RequestFuture(pid, msg, timeout)
 		res, err = waitFuture(ctx, f, c.l.goneCh(pid.Address))
 	}
 	if err != nil {

@@ -72,9 +72,7 @@ func (l *Lookup) OnTopology(fn func(joined, left []string)) {
 	l.mu.Unlock()
 }
 
-func key(kind, identity string) string { return kind + "\x00" + identity }
-
-// grainKey keys the PID cache (a struct key: no string built per lookup).
+// grainKey names one grain (a struct key: no string built per lookup).
 type grainKey struct{ kind, identity string }
 
 // Setup implements cluster.IdentityLookup.
@@ -84,7 +82,9 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.self = c.ActorSystem.Address()
 	l.mu.Unlock()
 	if !isClient {
-		props := actor.PropsFromProducer(func() actor.Actor { return &activator{l: l, local: map[string]*actor.PID{}, byID: map[string]string{}} })
+		props := actor.PropsFromProducer(func() actor.Actor {
+			return &activator{l: l, local: map[grainKey]*actor.PID{}, byID: map[string]grainKey{}}
+		})
 		pid, err := c.ActorSystem.Root.SpawnNamed(props, ActivatorName)
 		if err != nil {
 			l.log.Error("cannot spawn activator", "err", err)
@@ -211,53 +211,62 @@ func (l *Lookup) goneCh(address string) <-chan struct{} {
 // Get implements cluster.IdentityLookup: the PID of the activation, or nil
 // when it cannot be had right now (no owner, owner disagrees, timeout).
 func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
-	pid, _ := l.get(context.Background(), time.Now().Add(l.cfg.ActivationTimeout), ci.Kind, ci.Identity)
-	return pid
+	r, _ := l.get(context.Background(), time.Now().Add(l.cfg.ActivationTimeout), ci.Kind, ci.Identity)
+	return r.pid
 }
 
-// get returns the PID of the activation of (kind, identity), activating it
-// if needed, by the deadline dl; ctx can cancel the wait.
-func (l *Lookup) get(ctx context.Context, dl time.Time, kind, identity string) (*actor.PID, error) {
+// route is where a request goes: the activation, the cluster to send
+// through, and whether the activation is on this node. One read of the
+// lookup's state gives all three.
+type route struct {
+	pid   *actor.PID
+	cl    *cluster.Cluster
+	local bool
+}
+
+// get returns the route to the activation of (kind, identity), activating
+// it if needed, by the deadline dl; ctx can cancel the wait.
+func (l *Lookup) get(ctx context.Context, dl time.Time, kind, identity string) (route, error) {
 	k := grainKey{kind, identity}
 	l.mu.RLock()
 	pid := l.cache[k]
-	cl := l.cl
+	cl, self := l.cl, l.self
 	l.mu.RUnlock()
-	if pid != nil {
-		return pid, nil
-	}
 	if cl == nil {
-		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "cluster not started")
+		return route{}, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "cluster not started")
+	}
+	if pid != nil {
+		return route{pid, cl, pid.Address == self}, nil
 	}
 	addr, hash := l.ownerOf(kind, identity)
 	if addr == "" {
-		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "no member hosts kind %q", kind)
+		return route{}, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "no member hosts kind %q", kind)
 	}
 	timeout := min(l.cfg.ActivationTimeout, time.Until(dl))
 	if timeout <= 0 {
-		return nil, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded before activation")
+		return route{}, Errorf(pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded before activation")
 	}
 	target := actor.NewPID(addr, ActivatorName)
 	f := cl.ActorSystem.Root.RequestFuture(target, &pb.ActivationRequest{Kind: kind, Identity: identity, TopologyHash: hash}, timeout)
 	var res any
 	var err error
-	if addr == l.Self() {
+	if addr == self {
 		res, err = waitLocal(f)
 	} else {
 		res, err = waitFuture(ctx, f, l.goneCh(addr))
 	}
 	if err != nil {
-		return nil, err
+		return route{}, err
 	}
 	r, ok := res.(*pb.ActivationResponse)
 	if !ok {
-		return nil, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "activator answered %T", res)
+		return route{}, Errorf(pb.ErrorReason_ERROR_REASON_UNAVAILABLE, "activator answered %T", res)
 	}
 	if r.NotOwner {
-		return nil, Errorf(pb.ErrorReason_ERROR_REASON_NOT_OWNER, "%s does not own %s/%s under its view", addr, kind, identity)
+		return route{}, Errorf(pb.ErrorReason_ERROR_REASON_NOT_OWNER, "%s does not own %s/%s under its view", addr, kind, identity)
 	}
 	if r.Error != nil {
-		return nil, &Error{Reason: r.Error.Reason, Message: r.Error.Message}
+		return route{}, &Error{Reason: r.Error.Reason, Message: r.Error.Message}
 	}
 	pid = actor.NewPID(r.PidAddress, r.PidId)
 	l.mu.Lock()
@@ -265,7 +274,7 @@ func (l *Lookup) get(ctx context.Context, dl time.Time, kind, identity string) (
 		l.cache[k] = pid
 	}
 	l.mu.Unlock()
-	return pid, nil
+	return route{pid, cl, pid.Address == self}, nil
 }
 
 // RemovePid implements cluster.IdentityLookup: drop a cached PID that failed.
@@ -389,8 +398,8 @@ type stopAll struct{}
 // own actor goroutine; all its maps are touched only there.
 type activator struct {
 	l        *Lookup
-	local    map[string]*actor.PID // key -> pid
-	byID     map[string]string     // pid id -> key
+	local    map[grainKey]*actor.PID
+	byID     map[string]grainKey // pid id -> key
 	stopping []stopWaiter
 }
 
@@ -403,17 +412,16 @@ func (a *activator) Receive(ctx actor.Context) {
 	case *pb.ActivationRequest:
 		ctx.Respond(a.activate(ctx, m))
 	case rebalance:
+		self := a.l.Self()
 		for k, pid := range a.local {
-			kind, identity := splitKey(k)
-			if addr, _ := a.l.ownerOf(kind, identity); addr != a.l.Self() {
+			if addr, _ := a.l.ownerOf(k.kind, k.identity); addr != self {
 				ctx.Poison(pid)
 			}
 		}
 	case *pb.GrainCountsRequest:
 		counts := map[string]int64{}
 		for k := range a.local {
-			kind, _ := splitKey(k)
-			counts[kind]++
+			counts[k.kind]++
 		}
 		ctx.Respond(&pb.GrainCountsResponse{Counts: counts})
 	case stopAll:
@@ -431,8 +439,7 @@ func (a *activator) Receive(ctx actor.Context) {
 			if cur := a.local[k]; cur != nil && cur.Id == m.Who.Id {
 				delete(a.local, k)
 			}
-			kind, identity := splitKey(k)
-			a.l.evict(kind, identity, m.Who)
+			a.l.evict(k.kind, k.identity, m.Who)
 		}
 		if len(a.local) == 0 && len(a.stopping) > 0 {
 			for _, w := range a.stopping {
@@ -453,7 +460,7 @@ func (a *activator) activate(ctx actor.Context, m *pb.ActivationRequest) *pb.Act
 	if len(a.stopping) > 0 {
 		return &pb.ActivationResponse{Error: &pb.Error{Reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, Message: "node is stopping its grains"}}
 	}
-	k := key(m.Kind, m.Identity)
+	k := grainKey{m.Kind, m.Identity}
 	if pid, ok := a.local[k]; ok {
 		return &pb.ActivationResponse{PidAddress: pid.Address, PidId: pid.Id, TopologyHash: hash}
 	}
@@ -465,15 +472,6 @@ func (a *activator) activate(ctx actor.Context, m *pb.ActivationRequest) *pb.Act
 	a.local[k] = pid
 	a.byID[pid.Id] = k
 	return &pb.ActivationResponse{PidAddress: pid.Address, PidId: pid.Id, TopologyHash: hash}
-}
-
-func splitKey(k string) (kind, identity string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == 0 {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 // Interface guards
