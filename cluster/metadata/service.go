@@ -295,19 +295,9 @@ func (s *Service) tick() {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
-	// Graceful leavers that rejoined under the same name are alive again:
-	// never remove a server that is alive.
-	aliveNames := map[string]bool{}
-	for _, p := range alive {
-		aliveNames[p.ServerID] = true
-	}
-	var gone []string
-	for _, l := range left {
-		if !aliveNames[l] {
-			gone = append(gone, l)
-		}
-	}
-	if ch, err := s.node.Reconcile(ctx, alive, gone); err != nil {
+	// Reconcile never removes a left server that is alive again (rejoined
+	// under the same name).
+	if ch, err := s.node.Reconcile(ctx, alive, left); err != nil {
 		s.log.Debug("reconcile", "err", err)
 	} else if !ch.Empty() {
 		s.log.Info("raft configuration changed", "changes", ch)

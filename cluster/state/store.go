@@ -586,11 +586,7 @@ func (s *Store) RenewLease(memberID, serverID string, expiresAt, at time.Time) (
 	if !ok {
 		for id, other := range s.leases {
 			if other.ServerID == serverID && !other.Revoked {
-				other.Revoked = true
-				if other.ExpiresAt.After(at) {
-					other.ExpiresAt = at.UTC()
-				}
-				s.leases[id] = other
+				s.leases[id] = other.ended(at, false)
 			}
 		}
 	}
@@ -623,14 +619,20 @@ func (s *Store) endLease(memberID string, at time.Time, released bool) (Lease, e
 		l = Lease{MemberID: memberID, ExpiresAt: at.UTC()}
 	}
 	if !l.Revoked {
-		l.Revoked = true
-		l.Released = released
-		if l.ExpiresAt.After(at) {
-			l.ExpiresAt = at.UTC()
-		}
+		l = l.ended(at, released)
 	}
 	s.leases[memberID] = l
 	return l, nil
+}
+
+// ended returns l revoked at at (released: ended by its holder), expiring
+// no later than at.
+func (l Lease) ended(at time.Time, released bool) Lease {
+	l.Revoked, l.Released = true, released
+	if l.ExpiresAt.After(at) {
+		l.ExpiresAt = at.UTC()
+	}
+	return l
 }
 
 func (s *Store) pruneLeases(at time.Time) {
