@@ -288,12 +288,7 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 			return &pb.RecordWriteReply{Version: k.Version}
 		}
 	}
-	// A path write without data is an ERASE (proto3 cannot tell "" from absent).
-	erase := m.Erase || (m.HasPath && len(m.Data) == 0)
-	w := Write{Transport: Transport(m.Transport), Version: m.Version, HasVersion: m.HasVersion, Path: m.Path, HasPath: m.HasPath, Erase: erase}
-	if !erase {
-		w.Data = m.Data
-	}
+	w := Write{Transport: Transport(m.Transport), Version: m.Version, HasVersion: m.HasVersion, Path: m.Path, HasPath: m.HasPath, Data: m.Data, Erase: m.Erase}
 	st, err := Apply(g.st, w, g.d.MaxRecordBytes)
 	if err != nil {
 		if errors.Is(err, ErrVersionExists) || errors.Is(err, ErrInvalidVersion) {
@@ -301,7 +296,8 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 				return &pb.RecordWriteReply{Error: g.failure(ctx, verr, pb.ErrorReason_ERROR_REASON_RECORD_UPDATE_ERROR)}
 			}
 		}
-		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: g.st.Version, CurrentData: g.currentData()}
+		cur := current(g.st)
+		return &pb.RecordWriteReply{Error: &pb.Error{Reason: writeReason(err), Message: err.Error()}, CurrentVersion: cur.Version, CurrentData: cur.Data}
 	}
 	// g.keys has room for keepKeys+1 entries: the new list is built in place
 	// (entries past len(g.keys) are not g.keys' yet) without allocating.
@@ -319,9 +315,9 @@ func (g *grain) write(ctx actor.Context, m *pb.RecordWrite) *pb.RecordWriteReply
 		return &pb.RecordWriteReply{Version: st.Version}
 	}
 	d := &pb.Delivery{Kind: client.KindRecord, App: g.app, Name: g.name, Version: st.Version, Origin: m.Origin, Epoch: g.epoch, Seq: uint64(st.Version)}
-	if m.HasPath {
+	if w.PathWrite() {
 		d.Action, d.Path, d.HasPath = "patch", m.Path, true
-		if !erase {
+		if !w.Erases() {
 			d.Data, d.HasData = m.Data, true
 		}
 	} else {
@@ -347,13 +343,6 @@ func (g *grain) verify() error {
 		return errStaleCache
 	}
 	return nil
-}
-
-func (g *grain) currentData() []byte {
-	if !g.st.Exists {
-		return []byte("{}")
-	}
-	return g.st.Data
 }
 
 func (g *grain) delete(ctx actor.Context, m *pb.RecordDelete) *pb.RecordDeleteReply {

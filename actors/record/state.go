@@ -100,6 +100,13 @@ type Write struct {
 	Erase bool
 }
 
+// PathWrite reports whether w is a path write (HasPath set or Path not empty).
+func (w Write) PathWrite() bool { return w.HasPath || w.Path != "" }
+
+// Erases reports whether w is an ERASE: a path write marked Erase or
+// without data.
+func (w Write) Erases() bool { return w.PathWrite() && (w.Erase || len(w.Data) == 0) }
+
 // maxDepth is the deepest nesting of objects and arrays that the JSON decoders and encoders accept (encoding/json
 // and go-json both stop at 10000).
 const maxDepth = 10000
@@ -131,8 +138,7 @@ const maxDepth = 10000
 // grow an array past maxBytes/2 elements. maxBytes <= 0 disables the size check (tests and tools only); array
 // padding is then capped at jsonpath.DefaultMaxLen.
 func Apply(s State, w Write, maxBytes int) (State, error) {
-	pathWrite := w.HasPath || w.Path != ""
-	erase := pathWrite && (w.Erase || len(w.Data) == 0)
+	pathWrite, erase := w.PathWrite(), w.Erases()
 	if w.Erase && !pathWrite {
 		return s, fmt.Errorf("%w: erase without a path", ErrInvalidData)
 	}
