@@ -51,7 +51,10 @@ func TestRelayInterestsRemoveAndExpire(t *testing.T) {
 	}
 	// b renews, a does not: after the TTL only b is sent to.
 	now = now.Add(InterestTTL - time.Second)
-	in.relays["node-b"] = interest{pid: b, seen: now}
+	in.Apply(&pb.Interest{RelayAddress: "node-b", RelayId: b.Id}) // the renewal under test
+	rb := in.relays["node-b"]
+	rb.pid = b // routable in this process; seen is what Apply set
+	in.relays["node-b"] = rb
 	now = now.Add(2 * time.Second)
 	in.Send(sys.Root, &pb.Delivery{})
 	select {

@@ -37,10 +37,12 @@ type Relay struct {
 	log *slog.Logger
 	pid *actor.PID
 
-	mu     sync.Mutex
-	subs   map[Topic]map[uint64]sub
-	nextID uint64
-	closed bool
+	mu   sync.Mutex
+	subs map[Topic]map[uint64]sub
+	// scratch is receive's reusable target list (actor goroutine only).
+	scratch []sub
+	nextID  uint64
+	closed  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -75,9 +77,8 @@ func (r *Relay) receive(ctx actor.Context) {
 	}
 	t := Topic{Kind: d.Kind, App: d.App, Name: d.Name}
 	r.mu.Lock()
-	subs := r.subs[t]
-	targets := make([]sub, 0, len(subs))
-	for _, s := range subs {
+	targets := r.scratch[:0] // receive runs on the actor's goroutine only
+	for _, s := range r.subs[t] {
 		if d.Origin != "" && s.session == d.Origin {
 			continue
 		}
@@ -87,6 +88,8 @@ func (r *Relay) receive(ctx actor.Context) {
 	for _, s := range targets {
 		s.sink.Deliver(d)
 	}
+	clear(targets) // keep no sink alive through the scratch slice
+	r.scratch = targets
 }
 
 // Subscribe adds sink (of session) to t's local subscribers; the first local
@@ -127,13 +130,19 @@ func (r *Relay) Subscribe(t Topic, session string, sink Sink) (unsubscribe func(
 // register tells the grain about this node's interest, synchronously with a
 // short deadline; failures are repaired by the next Reregister.
 func (r *Relay) register(t Topic, remove bool) {
-	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
-	defer cancel()
-	_, err := r.c.Interest(ctx, &pb.Interest{Kind: t.Kind, App: t.App, Name: t.Name, RelayAddress: r.pid.Address, RelayId: r.pid.Id, Remove: remove})
-	if err != nil && !remove {
+	if err := r.sendInterest(t, remove); err != nil && !remove {
 		r.log.Warn("interest registration failed; retrying in the background", "kind", t.Kind, "name", t.Name, "err", err)
 		r.Reregister()
 	}
+}
+
+// sendInterest registers (or removes) this node's interest in t with its
+// grain, within 3 s.
+func (r *Relay) sendInterest(t Topic, remove bool) error {
+	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
+	defer cancel()
+	_, err := r.c.Interest(ctx, &pb.Interest{Kind: t.Kind, App: t.App, Name: t.Name, RelayAddress: r.pid.Address, RelayId: r.pid.Id, Remove: remove})
+	return err
 }
 
 // Reregister re-sends every interest of this node (after a topology change a
@@ -164,10 +173,7 @@ func (r *Relay) registrar() {
 		r.mu.Unlock()
 		failed := 0
 		for _, t := range topics {
-			ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
-			_, err := r.c.Interest(ctx, &pb.Interest{Kind: t.Kind, App: t.App, Name: t.Name, RelayAddress: r.pid.Address, RelayId: r.pid.Id})
-			cancel()
-			if err != nil && r.ctx.Err() == nil {
+			if err := r.sendInterest(t, false); err != nil && r.ctx.Err() == nil {
 				failed++
 				r.log.Warn("interest re-registration failed", "kind", t.Kind, "name", t.Name, "err", err)
 			}

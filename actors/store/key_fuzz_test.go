@@ -34,8 +34,16 @@ func FuzzStoreKey(f *testing.F) {
 		x, y := Key{k1, a1, i1}, Key{k2, a2, i2}
 		ex, errx := encodeKey(x)
 		ey, erry := encodeKey(y)
-		if (errx != nil) != (x.validate() != nil) || (erry != nil) != (y.validate() != nil) {
-			t.Fatal("encodeKey and validate disagree")
+		valid := func(k Key) bool {
+			for _, p := range []string{k.Kind, k.App, k.ID} {
+				if p == "" || len(p) > MaxKeyPart {
+					return false
+				}
+			}
+			return true
+		}
+		if (errx == nil) != valid(x) || (erry == nil) != valid(y) {
+			t.Fatalf("encodeKey accepts %q: %v, %q: %v; want exactly the keys with 1..MaxKeyPart-byte parts", x, errx == nil, y, erry == nil)
 		}
 		if errx != nil || erry != nil {
 			return
