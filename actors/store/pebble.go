@@ -382,10 +382,12 @@ func (p *Pebble) Put(ctx context.Context, k Key, epoch uint64, expect int64, doc
 	if err != nil {
 		return err
 	}
-	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) int64 {
-		// Written straight into the batch: version then data, no copy.
-		op := b.SetDeferred(len(key), 8+len(doc.Data))
-		copy(op.Key, key)
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, enc []byte) int64 {
+		// Written straight into the batch: key tagDoc+enc, value version then
+		// data, no intermediate copies.
+		op := b.SetDeferred(1+len(enc), 8+len(doc.Data))
+		op.Key[0] = tagDoc
+		copy(op.Key[1:], enc)
 		binary.BigEndian.PutUint64(op.Value, uint64(ver))
 		copy(op.Value[8:], doc.Data)
 		_ = op.Finish() // only fails for a batch that indexes with a failing merge
@@ -398,19 +400,15 @@ func (p *Pebble) Delete(ctx context.Context, k Key, epoch uint64, expect int64) 
 	if expect <= 0 {
 		return fmt.Errorf("%w: delete needs the current version", ErrInvalidArgument)
 	}
-	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, key []byte) int64 {
-		b.Delete(key, nil)
+	return p.conditional(ctx, k, epoch, expect, func(b *pebble.Batch, enc []byte) int64 {
+		b.Delete(tableKey(tagDoc, enc, 0), nil)
 		return 0
 	})
 }
 
-// fencedWrite stages fn's writes iff epoch is k's owner epoch;
-// fn gets the encoded key, the next log seq and the batch.
-func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c *committer, b *pebble.Batch, enc []byte, r *row) error) error {
-	enc, err := encodeKey(k)
-	if err != nil {
-		return err
-	}
+// fencedWrite stages fn's writes to the key encoded as enc iff epoch is its
+// owner epoch; fn gets the key's cache row.
+func (p *Pebble) fencedWrite(ctx context.Context, enc []byte, epoch uint64, fn func(c *committer, b *pebble.Batch, r *row) error) error {
 	if err := checkEpoch(epoch); err != nil {
 		return err
 	}
@@ -419,15 +417,19 @@ func (p *Pebble) fencedWrite(ctx context.Context, k Key, epoch uint64, fn func(c
 		if err != nil {
 			return err
 		}
-		return fn(c, b, enc, r)
+		return fn(c, b, r)
 	})
 }
 
 // conditional stages change (which returns the version it stores, 0 for
 // none) on k's document row iff epoch is k's owner epoch and the stored
 // version is expect; durable before it returns nil.
-func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, key []byte) (version int64)) error {
-	return p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, r *row) error {
+func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect int64, change func(b *pebble.Batch, enc []byte) (version int64)) error {
+	enc, err := encodeKey(k)
+	if err != nil {
+		return err
+	}
+	return p.fencedWrite(ctx, enc, epoch, func(c *committer, b *pebble.Batch, r *row) error {
 		cur, err := c.version(enc, r)
 		if err != nil {
 			return err
@@ -435,7 +437,7 @@ func (p *Pebble) conditional(ctx context.Context, k Key, epoch uint64, expect in
 		if cur != expect {
 			return ErrVersion
 		}
-		r.version = change(b, tableKey(tagDoc, enc, 0))
+		r.version = change(b, enc)
 		return nil
 	})
 }
@@ -446,14 +448,15 @@ func logKey(enc []byte, seq uint64) []byte {
 
 // Append implements Store.
 func (p *Pebble) Append(ctx context.Context, k Key, epoch uint64, data ...[]byte) (uint64, error) {
-	if err := k.validate(); err != nil { // before the argument, as everywhere
+	enc, err := encodeKey(k) // the key is checked before the arguments, as everywhere
+	if err != nil {
 		return 0, err
 	}
 	if len(data) == 0 {
 		return 0, fmt.Errorf("%w: nothing to append", ErrInvalidArgument)
 	}
 	var first uint64
-	err := p.fencedWrite(ctx, k, epoch, func(c *committer, b *pebble.Batch, enc []byte, r *row) error {
+	err = p.fencedWrite(ctx, enc, epoch, func(c *committer, b *pebble.Batch, r *row) error {
 		next := r.next
 		for i, d := range data {
 			b.Set(logKey(enc, next+uint64(i)), d, nil)
@@ -514,7 +517,11 @@ func (p *Pebble) scan(ctx context.Context, k Key, limit int, bounds func(enc []b
 
 // Trim implements Store.
 func (p *Pebble) Trim(ctx context.Context, k Key, epoch uint64, before uint64) error {
-	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ *row) error {
+	enc, err := encodeKey(k)
+	if err != nil {
+		return err
+	}
+	return p.fencedWrite(ctx, enc, epoch, func(_ *committer, b *pebble.Batch, _ *row) error {
 		if before > 1 {
 			b.DeleteRange(tableKey(tagLog, enc, 0), logKey(enc, before), nil)
 		}
@@ -537,13 +544,14 @@ func (p *Pebble) IndexDelete(ctx context.Context, k Key, epoch uint64, member st
 }
 
 func (p *Pebble) indexWrite(ctx context.Context, k Key, epoch uint64, member string, value []byte, del bool) error {
-	if err := k.validate(); err != nil { // before the argument, as everywhere
+	enc, err := encodeKey(k) // the key is checked before the arguments, as everywhere
+	if err != nil {
 		return err
 	}
 	if err := checkMember(member); err != nil {
 		return err
 	}
-	return p.fencedWrite(ctx, k, epoch, func(_ *committer, b *pebble.Batch, enc []byte, _ *row) error {
+	return p.fencedWrite(ctx, enc, epoch, func(_ *committer, b *pebble.Batch, _ *row) error {
 		if del {
 			b.Delete(indexKey(enc, member), nil)
 		} else {
