@@ -12,7 +12,7 @@ STRICT_PKGS := ./actors/... ./gateway/... ./cluster/state/... ./cluster/fsm/... 
 CLUSTER_PKGS := ./cluster/membership/... ./cmd/...
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin))
 
-.PHONY: all build run test test-unit test-cluster test-e2e vet deps postgres proto verify-proto bench fuzz cluster cluster-down clean
+.PHONY: all build run test test-unit test-cluster test-e2e test-race vet deps postgres proto verify-proto bench fuzz cluster cluster-down clean
 
 all: build
 

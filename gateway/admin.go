@@ -35,8 +35,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx, path string) {
 	switch path {
 	case "/admin/v1/cluster":
 		if !ctx.IsGet() {
-			ctx.Response.Header.Set("Allow", "GET")
-			writeJSONError(ctx, fasthttp.StatusMethodNotAllowed, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "method not allowed", "")
+			methodNotAllowed(ctx, "GET")
 			return
 		}
 		c, cancel := context.WithTimeout(context.Background(), 3*time.Second)

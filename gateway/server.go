@@ -161,11 +161,7 @@ func (s *Server) newIdempotencyKey() string {
 }
 
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
-	var tooLarge bool
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		tooLarge = true
-	}
-	if tooLarge {
 		s.log.Info("request body too large", "path", string(ctx.Path()))
 		writePlain(ctx, codec.ErrTooLarge)
 		return

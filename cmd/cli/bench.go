@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/plexushq/plexus/cmd/embed"
 )
 
 // bench runs load against the HTTP batch API: plexus bench records [flags].
@@ -58,7 +60,7 @@ func bench(args []string) int {
 	}
 	base := *addr
 	storeName := "(running node)"
-	var cpu func() (time.Duration, bool)
+	cpu := func() (time.Duration, bool) { return 0, false } // a node we did not start
 	if base == "" {
 		child, err := startChild(*storeFlag, *logLevel)
 		if err != nil {
@@ -69,7 +71,7 @@ func bench(args []string) int {
 		base = child.url
 		pid := child.cmd.Process.Pid
 		cpu = func() (time.Duration, bool) { return processCPU(pid) }
-		storeName = storeKindName(*storeFlag)
+		storeName = embed.StoreKind(*storeFlag)
 	} else if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
@@ -82,28 +84,15 @@ func bench(args []string) int {
 		if *warmup > 0 {
 			l.run(*warmup)
 		}
-		var c0 time.Duration
-		ok := cpu != nil
-		if ok {
-			c0, ok = cpu()
-		}
+		c0, ok0 := cpu()
 		row := l.run(*duration)
-		if ok {
-			if c1, ok := cpu(); ok {
-				row.ServerCPU = c1 - c0
-			}
+		if c1, ok1 := cpu(); ok0 && ok1 {
+			row.ServerCPU = c1 - c0
 		}
 		rows = append(rows, row)
 	}
 	printTable(os.Stdout, rows)
 	return 0
-}
-
-func storeKindName(s string) string {
-	if strings.HasPrefix(s, "postgres") {
-		return "postgres"
-	}
-	return s
 }
 
 // parseWriters parses "1,16,256".

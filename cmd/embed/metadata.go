@@ -104,9 +104,8 @@ func (n *Node) ensureDefaultApp() {
 			cancel()
 			if err != nil || (res.Err() != nil && !errors.Is(res.Err(), state.ErrConflict)) {
 				n.log.Debug("creating the default app", "err", errors.Join(err, res.Err()))
-				continue
 			}
-			continue // read it back from the local FSM next tick
+			continue // read it back from the local FSM next tick (or retry)
 		}
 		n.writeDefaultApp(app)
 		n.defaultApp.Store(true)

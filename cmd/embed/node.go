@@ -187,11 +187,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.gw = gw
 	n.wg.Add(1)
 	go n.ensureDefaultApp()
-	lg.Info("node started", "http", gw.Addr(), "gossip", n.prov.GossipAddr(), "remote", n.sys.Address(), "member_id", n.sys.ID, "store", storeKind(cfg.Store))
+	lg.Info("node started", "http", gw.Addr(), "gossip", n.prov.GossipAddr(), "remote", n.sys.Address(), "member_id", n.sys.ID, "store", StoreKind(cfg.Store))
 	return n, nil
 }
 
-func storeKind(s string) string {
+// StoreKind names the --store value for logs and reports: "pebble" or
+// "postgres" (never the URL, which may hold a password).
+func StoreKind(s string) string {
 	if strings.HasPrefix(s, "postgres") {
 		return "postgres"
 	}

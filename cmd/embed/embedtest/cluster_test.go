@@ -189,6 +189,13 @@ func TestClusterRelayFanOutSurvivesGrainMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.wait(t, 2)
+	time.Sleep(200 * time.Millisecond) // room for a wrong delivery to session-a to land
+	a.mu.Lock()
+	echoed := len(a.got)
+	a.mu.Unlock()
+	if echoed != 1 {
+		t.Fatalf("session-a got %d deliveries, want 1: its own emit came back", echoed)
+	}
 
 	c.Stop(2)
 	c.WaitMembers(2, 10*time.Second)

@@ -30,7 +30,7 @@ type Cluster struct {
 // Option adjusts each node's config before start.
 type Option func(i int, c *embed.Config)
 
-// WithLogs sends every node's logs (info and up) to w as well.
+// WithLogs sends every node's logs (debug and up) to w as well.
 func WithLogs(w io.Writer) Option {
 	return func(i int, c *embed.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test_node", c.NodeName)
