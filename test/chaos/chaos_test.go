@@ -4,6 +4,7 @@ package chaos
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -333,7 +334,7 @@ func chaosDuration(t *testing.T) time.Duration {
 // kill (SIGKILL and restart) and pause (SIGSTOP, SIGCONT); default both.
 func chaosNemesis(t *testing.T) map[string]bool {
 	m := map[string]bool{}
-	for _, f := range strings.Split(cmpOr(os.Getenv("PLEXUS_CHAOS_NEMESIS"), "kill,pause"), ",") {
+	for _, f := range strings.Split(cmp.Or(os.Getenv("PLEXUS_CHAOS_NEMESIS"), "kill,pause"), ",") {
 		switch f = strings.TrimSpace(f); f {
 		case "kill", "pause":
 			m[f] = true
@@ -342,13 +343,6 @@ func chaosNemesis(t *testing.T) map[string]bool {
 		}
 	}
 	return m
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func sleepUntil(d time.Duration, end time.Time) {

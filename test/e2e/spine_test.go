@@ -151,8 +151,7 @@ func TestE2EGracefulStopDoesNotFence(t *testing.T) {
 	// The production profile's leave and lease timings (the test profile's
 	// leave returns before the leader loop can look at it).
 	c := procs.New(t, 1, "--profile", "production")
-	n := c.Nodes[0]
-	n.WaitReady(20 * time.Second)
+	n := c.Nodes[0] // procs.New waited for /readyz
 	// Many live grains make the stop take long enough for the leader loop
 	// and the lease renewer to run between the leave and the release.
 	for i := range 20 {
