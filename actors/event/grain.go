@@ -36,7 +36,7 @@ type grain struct {
 	name     string
 	epoch    uint64
 	seq      uint64
-	history  []*pb.Delivery
+	history  []*pb.Delivery // the last HistorySize emits, a ring indexed by seq
 	dedup    *dedup
 	interest relay.Interests
 	idle     placement.Idle
@@ -80,11 +80,13 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 		g.seq++
 		d := &pb.Delivery{Kind: client.KindEvent, App: g.app, Name: g.name, Action: "emit", Data: m.Data, HasData: m.HasData, Origin: m.Origin, Epoch: g.epoch, Seq: g.seq}
-		if len(g.history) == HistorySize {
-			copy(g.history, g.history[1:])
-			g.history = g.history[:HistorySize-1]
+		// A ring: the emit with seq s sits at (s-1) % HistorySize, so a full
+		// history overwrites its oldest entry instead of shifting the rest.
+		if len(g.history) < HistorySize {
+			g.history = append(g.history, d)
+		} else {
+			g.history[(g.seq-1)%HistorySize] = d
 		}
-		g.history = append(g.history, d)
 		g.interest.Send(ctx, d)
 		r := &pb.EventEmitReply{Epoch: g.epoch, Seq: g.seq}
 		g.dedup.put(m.IdempotencyKey, r)

@@ -30,18 +30,25 @@ const (
 	CodeInternal     Code = "internal"
 )
 
+// codeErrs maps each application code to its state sentinel, both ways.
+var codeErrs = []struct {
+	code Code
+	err  error
+}{
+	{CodeConflict, state.ErrConflict},
+	{CodeNotFound, state.ErrNotFound},
+	{CodeInvalid, state.ErrInvalid},
+	{CodeLeaseRevoked, state.ErrLeaseRevoked},
+}
+
 func codeOf(err error) Code {
-	switch {
-	case err == nil:
+	if err == nil {
 		return CodeOK
-	case errors.Is(err, state.ErrConflict):
-		return CodeConflict
-	case errors.Is(err, state.ErrNotFound):
-		return CodeNotFound
-	case errors.Is(err, state.ErrInvalid):
-		return CodeInvalid
-	case errors.Is(err, state.ErrLeaseRevoked):
-		return CodeLeaseRevoked
+	}
+	for _, ce := range codeErrs {
+		if errors.Is(err, ce.err) {
+			return ce.code
+		}
 	}
 	return CodeInternal
 }
@@ -66,15 +73,10 @@ func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the sentinel matching the code.
 func (e *Error) Unwrap() error {
-	switch e.Code {
-	case CodeConflict:
-		return state.ErrConflict
-	case CodeNotFound:
-		return state.ErrNotFound
-	case CodeInvalid:
-		return state.ErrInvalid
-	case CodeLeaseRevoked:
-		return state.ErrLeaseRevoked
+	for _, ce := range codeErrs {
+		if ce.code == e.Code {
+			return ce.err
+		}
 	}
 	return nil
 }
