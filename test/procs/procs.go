@@ -29,15 +29,12 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("PLEXUS_BIN"); p != "" {
 		return p
 	}
-	dir, _ := os.Getwd()
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(d, "bin", "plexus")
-			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("no binary at %s: run make build (or set PLEXUS_BIN)", p)
-			}
-			return p
+	if root := RepoRoot(); root != "" {
+		p := filepath.Join(root, "bin", "plexus")
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("no binary at %s: run make build (or set PLEXUS_BIN)", p)
 		}
+		return p
 	}
 	t.Fatal("module root not found")
 	return ""
@@ -69,6 +66,7 @@ type Cluster struct {
 	t     testing.TB
 	Nodes []*Node
 	Token string
+	logs  string // the nodes' log files live here
 }
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -89,17 +87,21 @@ func addr(t testing.TB) string { return "127.0.0.1:" + strconv.Itoa(FreePort(t))
 // is ready.
 func New(t testing.TB, n int, extra ...string) *Cluster {
 	t.Helper()
-	bin := Binary(t)
-	c := &Cluster{t: t, Token: "e2e-admin-token"}
-	logs := t.TempDir()
+	c := newCluster(t)
 	for i := 0; i < n; i++ {
-		nd := &Node{t: t, Name: fmt.Sprintf("n%d", i), Bin: bin, DataDir: t.TempDir(), HTTP: addr(t), Gossip: addr(t), Remote: addr(t), Raft: addr(t),
-			Extra: extra, Token: c.Token, LogPath: filepath.Join(logs, fmt.Sprintf("n%d.log", i))}
+		nd := c.newNode(extra)
 		if i > 0 {
 			nd.Join = []string{c.Nodes[0].Gossip}
 		}
-		c.Nodes = append(c.Nodes, nd)
 	}
+	c.startAll()
+	return c
+}
+
+// newCluster returns an empty cluster whose nodes are killed at the end of
+// the test, their logs dumped if it failed.
+func newCluster(t testing.TB) *Cluster {
+	c := &Cluster{t: t, Token: "e2e-admin-token", logs: t.TempDir()}
 	t.Cleanup(func() {
 		for _, nd := range c.Nodes {
 			nd.Kill()
@@ -111,13 +113,26 @@ func New(t testing.TB, n int, extra ...string) *Cluster {
 			}
 		}
 	})
+	return c
+}
+
+// newNode adds a node with fresh loopback ports and data dir (not started).
+func (c *Cluster) newNode(extra []string) *Node {
+	name := fmt.Sprintf("n%d", len(c.Nodes))
+	nd := &Node{t: c.t, Name: name, Bin: Binary(c.t), DataDir: c.t.TempDir(), HTTP: addr(c.t), Gossip: addr(c.t), Remote: addr(c.t), Raft: addr(c.t),
+		Extra: extra, Token: c.Token, LogPath: filepath.Join(c.logs, name+".log")}
+	c.Nodes = append(c.Nodes, nd)
+	return nd
+}
+
+// startAll starts every node, then waits until each is ready.
+func (c *Cluster) startAll() {
 	for _, nd := range c.Nodes {
 		nd.Start()
 	}
 	for _, nd := range c.Nodes {
 		nd.WaitReady(30 * time.Second)
 	}
-	return c
 }
 
 func tail(b []byte, lines int) string {
