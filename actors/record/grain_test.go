@@ -25,6 +25,19 @@ func request[T any](t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg an
 	return r
 }
 
+// grainEnv opens a Pebble store and an actor system, both closed when the
+// test ends (the system first: grains may still use the store).
+func grainEnv(t *testing.T) (store.Store, *actor.ActorSystem) {
+	st, err := store.OpenPebble(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	return st, sys
+}
+
 func reason(e *pb.Error) pb.ErrorReason {
 	if e == nil {
 		return pb.ErrorReason_ERROR_REASON_UNSPECIFIED
@@ -36,13 +49,7 @@ func reason(e *pb.Error) pb.ErrorReason {
 // the older one is fenced on write, refuses to answer reads from memory once
 // the store moved on, and a retried write (same idempotency key) applies once.
 func TestGrainFencingAndIdempotency(t *testing.T) {
-	st, err := store.OpenPebble(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sys := actor.NewActorSystem()
-	defer sys.Shutdown()
+	st, sys := grainEnv(t)
 	deps := Deps{Store: st, VerifyReads: true}
 	old := sys.Root.Spawn(Props(deps, "app/doc"))
 	w := func(pid *actor.PID, key string, v int32, data string) *pb.RecordWriteReply {
@@ -117,13 +124,7 @@ func TestGrainEnvelopeRoundTrip(t *testing.T) {
 // The last keepKeys idempotency keys are remembered, in memory and across
 // activations; an older key is forgotten (its retry applies again).
 func TestGrainRemembersLastKeys(t *testing.T) {
-	st, err := store.OpenPebble(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sys := actor.NewActorSystem()
-	defer sys.Shutdown()
+	st, sys := grainEnv(t)
 	deps := Deps{Store: st}
 	pid := sys.Root.Spawn(Props(deps, "app/keys"))
 	w := func(pid *actor.PID, i int) *pb.RecordWriteReply {
